@@ -1,0 +1,111 @@
+// Records as they land in the store (ARCHITECTURE.md "Store contract"). Times in µs since epoch,
+// durations in µs. tx = client→server, rx = server→client.
+
+export interface CaptureRecord {
+  captureId: number;
+  /** File path, interface name or agent address. */
+  source: string;
+  /** 'pcap' | 'pcapng' | 'pcap+gzip' | 'pcapng+gzip' | 'live' | 'agent' */
+  kind: string;
+  /** First packet time (µs), or null if no packets. */
+  startedAt: number | null;
+  endedAt: number | null;
+  packets: number;
+  bytes: number;
+  /** Bytes of the input file as stored. */
+  fileBytes: number;
+  /** Packets that could not be decoded (malformed, unknown link type), counted, not dropped silently. */
+  malformedPackets: number;
+  nonIpPackets: number;
+  /** The reader's error, if the input ended badly (file, offset, reason). */
+  error: string | null;
+}
+
+export interface InterfaceRecord {
+  captureId: number;
+  ifIndex: number;
+  name: string;
+  description: string;
+  linkType: number;
+  /** 'veth' | 'bridge' | 'vxlan' | 'eth' | 'lo' | 'any' | 'unknown' — guessed from the name. */
+  kind: string;
+  packets: number;
+}
+
+/** DeepFlow close_type codes (SPEC.md). */
+export const CloseType = {
+  Unknown: 0,
+  Normal: 1,
+  ServerRst: 2,
+  Timeout: 3,
+  ForcedReport: 5,
+  ServerSynMiss: 7,
+  ServerHalfClose: 8,
+  ClientRst: 9,
+  ClientAckMiss: 10,
+  ClientHalfClose: 11,
+  ClientSourcePortReuse: 13,
+  ServerDirectRst: 15,
+  ServerQueueOverflow: 17,
+  ClientEstablishRst: 18,
+  ServerEstablishRst: 19,
+  ClientRstAfterFin: 20,
+} as const;
+export const CONNECTION_FAILURE_CLOSE_TYPES = [13, 7, 10, 15, 18, 19] as const;
+export const TRANSFER_FAILURE_CLOSE_TYPES = [2, 9, 17, 3] as const;
+
+export interface FlowRecord {
+  flowId: number;
+  captureId: number;
+  ifIndex: number;
+  observationPoint: string;
+  startTime: number;
+  endTime: number;
+  ipVersion: number;
+  protocol: number;
+  clientIp: string;
+  serverIp: string;
+  clientPort: number;
+  serverPort: number;
+  /** '' when not tunnelled; else 'vxlan' | 'geneve' | 'gre' | 'erspan' | 'teb' | 'ipip' | ... */
+  tunnelType: string;
+  /** VNI / GRE key / ERSPAN session; -1 when none. */
+  tunnelId: number;
+  tunnelOuterSrc: string;
+  tunnelOuterDst: string;
+  vlan: number;
+  packetsTx: number;
+  packetsRx: number;
+  bytesTx: number;
+  bytesRx: number;
+  /** L4 payload bytes per direction. */
+  payloadTx: number;
+  payloadRx: number;
+  synCount: number;
+  synackCount: number;
+  finCount: number;
+  rstCount: number;
+  retransTx: number;
+  retransRx: number;
+  zeroWinTx: number;
+  zeroWinRx: number;
+  oooTx: number;
+  oooRx: number;
+  /** µs; 0 when not measured (DeepFlow convention). */
+  rtt: number;
+  rttClient: number;
+  rttServer: number;
+  srtSum: number;
+  srtCount: number;
+  srtMax: number;
+  artSum: number;
+  artCount: number;
+  artMax: number;
+  citSum: number;
+  citCount: number;
+  citMax: number;
+  closeType: number;
+  /** True when the flow's first packet was a SYN (the handshake was seen). */
+  handshakeSeen: boolean;
+  l7Protocol: string;
+}
