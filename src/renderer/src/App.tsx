@@ -1,0 +1,56 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { AppApi } from './api';
+import { CaptureList } from './components/CaptureList';
+import { DropZone } from './components/DropZone';
+import { EmptyState } from './components/EmptyState';
+import { Notices } from './components/Notices';
+import { TitleBar } from './components/TitleBar';
+import { useTheme } from './theme';
+import { useCaptures } from './use-captures';
+import { openDroppedFiles } from './open-files';
+
+export function App(props: { api: AppApi | null }) {
+  const { api } = props;
+  const [theme, cycleTheme] = useTheme();
+  const [state, dispatch] = useCaptures(api);
+  const [engine, setEngine] = useState<string | null>(null);
+
+  useEffect(() => {
+    api?.appInfo().then(
+      (info) => setEngine(info.engine),
+      () => setEngine(null),
+    );
+  }, [api]);
+
+  const onFiles = useCallback(
+    (files: File[]) => {
+      void openDroppedFiles(api, files).then((notices) => {
+        for (const notice of notices) dispatch({ type: 'notice', ...notice });
+      });
+    },
+    [api, dispatch],
+  );
+
+  const onCancel = useCallback(
+    (importId: string) => {
+      api?.cancelImport({ importId }).catch((err: unknown) =>
+        dispatch({ type: 'notice', tone: 'error', text: `Could not cancel: ${err instanceof Error ? err.message : String(err)}` }),
+      );
+    },
+    [api, dispatch],
+  );
+
+  return (
+    <div className="app">
+      <TitleBar captureCount={state.records.length} engine={engine} theme={theme} onCycleTheme={cycleTheme} />
+      <DropZone onFiles={onFiles}>
+        <Notices notices={state.notices} onDismiss={(id) => dispatch({ type: 'dismiss', id })} />
+        {state.records.length === 0 ? (
+          <EmptyState connected={api !== null} />
+        ) : (
+          <CaptureList records={state.records} progress={state.progress} summaries={state.summaries} onCancel={onCancel} />
+        )}
+      </DropZone>
+    </div>
+  );
+}
