@@ -177,8 +177,9 @@ export class TcpPerf {
       }
     } else if (isAck) {
       // A pure ACK cannot be told from a keep-alive, so it is never a retransmission.
-      // A client ACK keeps the handshake phase open; a server one closes it.
-      this.handshaking = fromClient;
+      // During the handshake a client ACK keeps it open and a server ACK closes it; a later ACK
+      // never reopens it (DeepFlow's rtt-rtt-2 / syn-ack-ack-retrans dumps pin this down).
+      if (this.handshaking) this.handshaking = fromClient;
     } else if (payloadLen > 1) {
       const v = same.seqs.add(seq, payloadLen);
       if (v === SeqVerdict.Retrans) this.countRetrans(fromClient, false);
@@ -232,11 +233,14 @@ export class TcpPerf {
       if ((isHandshakeAck || isSynAck) && oppo.firstHandshakeUs !== 0) {
         const rtt = clamp(tsUs - oppo.firstHandshakeUs, RTT_MAX_US);
         if (rtt !== 0) (fromClient ? this.rttClient : this.rttServer).add(rtt);
+        // Measured once per SYN / SYN-ACK: a repeated ACK (keep-alive) must not measure again.
+        same.rttCalculable = false;
       }
     }
     if (same.rttFullCalculable && isHandshakeAck) {
       const rtt = clamp(tsUs - same.firstHandshakeUs, RTT_MAX_US);
       if (rtt !== 0) this.rttFull = rtt;
+      same.rttFullCalculable = false;
     }
     let isOpening: boolean;
     if (isSyn || isSynAck) {
