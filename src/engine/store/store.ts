@@ -1,0 +1,162 @@
+// The workspace database: one DuckDB file (or :memory:) holding the contract tables of schema.ts.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../../shared/records';
+import { FLOW_ACCESSORS, TableWriter, type FlowWriter } from './appender';
+import { SCHEMA_VERSION, migrate } from './migrations';
+import { runQuery, type QueryResult } from './query';
+
+/** Largest id of `column` over `tables` plus one (1 for an empty database). */
+async function nextId(conn: DuckDBConnection, column: string, tables: string[], metaKey: string): Promise<number> {
+  const parts = tables.map((t) => `SELECT max(${column})::BIGINT AS m FROM ${t}`);
+  parts.push(`SELECT max(TRY_CAST(value AS BIGINT)) - 1 AS m FROM meta WHERE key = '${metaKey}'`);
+  const reader = await conn.runAndReadAll(`SELECT coalesce(max(m), 0) FROM (${parts.join(' UNION ALL ')})`);
+  return Number(reader.getRows()[0][0]) + 1;
+}
+
+export class Store {
+  private writers = 0;
+  private closed = false;
+
+  private constructor(
+    /** The path given to open(), ':memory:' for an in-memory store. */
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    /** The store's connection, for engine modules that run their own queries. */
+    readonly conn: DuckDBConnection,
+    /** Schema version the file had before open() migrated it (0 = new database). */
+    readonly openedAtVersion: number,
+    private nextCapture: number,
+    private nextFlow: number,
+    private nextRequest: number,
+  ) {}
+
+  /** Open or create a store; creates missing parent directories; migrates to SCHEMA_VERSION. */
+  static async open(path: string = ':memory:'): Promise<Store> {
+    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path);
+    } catch (err) {
+      throw new Error(`${path}: cannot open database: ${(err as Error).message}`, { cause: err });
+    }
+    let conn: DuckDBConnection | null = null;
+    try {
+      conn = await instance.connect();
+      const found = await migrate(conn, path);
+      const nextCapture = await nextId(conn, 'capture_id', ['captures', 'interfaces', 'flows', 'requests'], 'next_capture_id');
+      const nextFlow = await nextId(conn, 'flow_id', ['flows', 'requests'], 'next_flow_id');
+      const nextRequest = await nextId(conn, 'request_id', ['requests'], 'next_request_id');
+      return new Store(path, instance, conn, found, nextCapture, nextFlow, nextRequest);
+    } catch (err) {
+      conn?.closeSync();
+      instance.closeSync();
+      throw err;
+    }
+  }
+
+  get schemaVersion(): number {
+    return SCHEMA_VERSION;
+  }
+
+  /** A capture id not used in this database yet (ids are never handed out twice per open store). */
+  nextCaptureId(): number {
+    return this.nextCapture++;
+  }
+
+  /** Reserve n consecutive flow ids; returns the first. */
+  allocateFlowIds(n: number): number {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`allocateFlowIds: bad count ${n}`);
+    const first = this.nextFlow;
+    this.nextFlow += n;
+    return first;
+  }
+
+  /** Reserve n consecutive request ids; returns the first. */
+  allocateRequestIds(n: number): number {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`allocateRequestIds: bad count ${n}`);
+    const first = this.nextRequest;
+    this.nextRequest += n;
+    return first;
+  }
+
+  /** Insert or replace the capture's row (call again at the end with the final counts). */
+  async writeCapture(rec: CaptureRecord): Promise<void> {
+    this.checkOpen();
+    await this.conn.run(`INSERT OR REPLACE INTO captures VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
+      rec.captureId,
+      rec.source,
+      rec.kind,
+      rec.startedAt,
+      rec.endedAt,
+      rec.packets,
+      rec.bytes,
+      rec.fileBytes,
+      rec.malformedPackets,
+      rec.nonIpPackets,
+      rec.error,
+      Date.now() * 1000,
+    ]);
+  }
+
+  /** Insert or replace interface rows (keyed by capture_id, if_index). */
+  async writeInterfaces(recs: readonly InterfaceRecord[]): Promise<void> {
+    this.checkOpen();
+    if (recs.length === 0) return;
+    const prepared = await this.conn.prepare(`INSERT OR REPLACE INTO interfaces VALUES ($1, $2, $3, $4, $5, $6, $7)`);
+    await this.conn.run('BEGIN TRANSACTION');
+    try {
+      for (const r of recs) {
+        prepared.bind([r.captureId, r.ifIndex, r.name, r.description, r.linkType, r.kind, r.packets]);
+        await prepared.run();
+      }
+      await this.conn.run('COMMIT');
+    } catch (err) {
+      await this.conn.run('ROLLBACK');
+      throw err;
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  /** A columnar bulk writer for flows; close() it to commit the rest. */
+  async flowWriter(): Promise<FlowWriter> {
+    this.checkOpen();
+    this.writers++;
+    try {
+      return await TableWriter.create<FlowRecord>(this.conn, 'flows', FLOW_ACCESSORS, () => this.writers--);
+    } catch (err) {
+      this.writers--;
+      throw err;
+    }
+  }
+
+  /** Run SQL (e.g. from `flowscope query`) and return every row as JS values. */
+  async query(sql: string): Promise<QueryResult> {
+    this.checkOpen();
+    return runQuery(this.conn, sql);
+  }
+
+  /** Persist the id counters, checkpoint and release the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.writers > 0) throw new Error(`${this.path}: close the ${this.writers} open writer(s) before the store`);
+    try {
+      // Ids handed out but not (yet) written must not be handed out again after reopening.
+      await this.conn.run(
+        `INSERT OR REPLACE INTO meta VALUES ('next_capture_id', $1), ('next_flow_id', $2), ('next_request_id', $3)`,
+        [String(this.nextCapture), String(this.nextFlow), String(this.nextRequest)],
+      );
+      if (this.path !== ':memory:' && this.path !== '') await this.conn.run('CHECKPOINT');
+    } finally {
+      this.closed = true;
+      this.conn.closeSync();
+      this.instance.closeSync();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error(`${this.path}: store is closed`);
+  }
+}
