@@ -38,11 +38,21 @@ export const TCP_PSH = 0x08;
 export const TCP_ACK = 0x10;
 
 export class DecodedPacket {
+  /** Capture time, µs since epoch, and length on the wire: set by the caller before decode (read
+   * from here rather than passed as arguments, which would box doubles on every packet). */
+  tsUs = 0;
+  frameLen = 0;
   /** Buffer the offsets below refer to: the batch buffer, or a reassembly buffer for fragments. */
   buf: Buffer = Buffer.alloc(0);
   linkType = 0;
   /** Outermost 802.1Q VLAN id, -1 if none. */
   vlan = -1;
+  /** Interface index from a Linux SLL2 header, -1 for other link types. */
+  linkIfIndex = -1;
+  /** Linux SLL/SLL2 packet type (0 host, 1 broadcast, 2 multicast, 3 other host, 4 outgoing), -1 otherwise. */
+  linkPacketType = -1;
+  /** Offset in buf of the innermost Ethernet header (MACs live there), -1 when the packet has none. */
+  l2Offset = -1;
   /** EtherType of the (inner) network layer, 0 for raw IP link types. */
   etherType = 0;
 
@@ -95,10 +105,13 @@ export class DecodedPacket {
   /** Clears per-packet fields (cheap; called by decode at the start of each packet). */
   reset(): void {
     this.vlan = -1;
+    this.linkIfIndex = -1;
+    this.linkPacketType = -1;
+    this.l2Offset = -1;
     this.etherType = 0;
     this.ipVersion = 0;
-    this.srcIp.fill(0);
-    this.dstIp.fill(0);
+    clear4(this.srcIp);
+    clear4(this.dstIp);
     this.ttl = 0;
     this.ipId = 0;
     this.l3Offset = 0;
@@ -122,9 +135,17 @@ export class DecodedPacket {
     this.tunnelTier = 0;
     this.tunnelId = -1;
     this.tunnelIpVersion = 0;
-    this.tunnelSrc.fill(0);
-    this.tunnelDst.fill(0);
+    clear4(this.tunnelSrc);
+    clear4(this.tunnelDst);
   }
+}
+
+// Four stores beat TypedArray.fill() on this hot path (reset runs once per packet).
+function clear4(w: Int32Array): void {
+  w[0] = 0;
+  w[1] = 0;
+  w[2] = 0;
+  w[3] = 0;
 }
 
 /** Text form of an address held as words (IPv4 dotted quad, IPv6 RFC 5952 compressed). */
