@@ -46,7 +46,8 @@ async function perPacket(pcap: string) {
       }
       // DeepFlow's tests measure relative to the first packet's direction.
       const fpd = p.srcIp[0] === firstSrc && p.srcPort === firstPort;
-      perf.parse(b.tsUs[i], fpd, p.tcpFlags, p.tcpSeq, p.tcpAck, p.tcpWindow, p.tcpWscale, p.payloadLen);
+      p.tsUs = b.tsUs[i];
+      perf.parse(p, fpd);
       snaps.push({
         rtt_0: s(perf.rttClient), rtt_1: s(perf.rttServer), art_0: s(perf.artClient), art_1: s(perf.artServer),
         srt_0: s(perf.srtClient), srt_1: s(perf.srtServer), cit: s(perf.cit), rtt_full: perf.rttFull,

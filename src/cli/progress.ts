@@ -1,24 +1,7 @@
 // A one-line progress bar on stderr for terminals; silent otherwise.
 
 import type { ImportProgress } from '../engine/pipeline';
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
-}
-
-export function formatCount(n: number): string {
-  if (n < 1e4) return String(n);
-  if (n < 1e6) return `${(n / 1e3).toFixed(1)}k`;
-  return `${(n / 1e6).toFixed(2)}M`;
-}
+import { formatBytes, formatCount } from './format';
 
 export class ProgressBar {
   private lastDraw = 0;

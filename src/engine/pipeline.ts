@@ -80,6 +80,7 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
   let error: CaptureError | null = null;
   let lastProgress = 0;
   const linkTypes = new Int32Array(64);
+  const ifCounts = new Float64Array(4096);
 
   try {
     for await (const batch of source.batches(opts.signal)) {
@@ -101,16 +102,19 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
         const origLen = batch.origLen[i];
         bytes += origLen;
         const linkType = srcIf < 64 ? linkTypes[srcIf] : ifaces[srcIf].linkType;
+        pkt.tsUs = batch.tsUs[i];
+        pkt.frameLen = origLen;
         const st = decoder.decode(buf, batch.offset[i], batch.caplen[i], origLen, linkType, batch.tsUs[i], pkt);
         const ifIndex = linkType === LINKTYPE_LINUX_SLL2 && pkt.linkIfIndex >= 0 ? pkt.linkIfIndex : srcIf;
-        ifPackets.set(ifIndex, (ifPackets.get(ifIndex) ?? 0) + 1);
+        if (ifIndex < ifCounts.length) ifCounts[ifIndex]++;
+        else ifPackets.set(ifIndex, (ifPackets.get(ifIndex) ?? 0) + 1);
         if (st !== DecodeStatus.Ok) {
           if (st === DecodeStatus.NotIp) nonIp++;
           else if (st === DecodeStatus.Malformed) malformed++;
           else if (st === DecodeStatus.UnknownLinkType) unknownLink++;
           continue;
         }
-        if (doFlow) table.add(pkt, ifIndex, batch.tsUs[i], origLen);
+        if (doFlow) table.add(pkt, ifIndex);
       }
       if (opts.onProgress && (batch.bytesRead - lastProgress > 1 << 20 || batch.bytesRead === source.totalBytes)) {
         lastProgress = batch.bytesRead;
@@ -128,6 +132,7 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
     error = e;
   }
   table.flushAll();
+  for (let k = 0; k < ifCounts.length; k++) if (ifCounts[k] > 0) ifPackets.set(k, ifCounts[k]);
 
   const interfaces: InterfaceRecord[] = [];
   const described = new Map(source.interfaces.map((d) => [d.index, d]));
@@ -141,7 +146,8 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
       name,
       description: d && !viaSll2 ? d.description : 'kernel interface index from the Linux SLL2 header',
       linkType: d ? d.linkType : LINKTYPE_LINUX_SLL2,
-      kind: interfaceKind(name),
+      // A plain pcap names no interface (its "name" is the file's): nothing to classify.
+      kind: source.format.startsWith('pcapng') || viaSll2 ? interfaceKind(name) : 'unknown',
       packets: count,
     });
   }

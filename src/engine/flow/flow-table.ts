@@ -67,7 +67,8 @@ export class Flow {
   /** Index in FlowTable.live. */
   liveIndex = -1;
 
-  init(p: DecodedPacket, ifIndex: number, hash: number, tsUs: number): void {
+  init(p: DecodedPacket, ifIndex: number, hash: number): void {
+    const tsUs = p.tsUs;
     this.hash = hash;
     this.ifIndex = ifIndex;
     this.ipVersion = p.ipVersion;
@@ -161,8 +162,9 @@ export class FlowTable {
     return this.live.length;
   }
 
-  /** Accounts one decoded IP packet (status Ok). frameLen = original length on the wire. */
-  add(p: DecodedPacket, ifIndex: number, tsUs: number, frameLen: number): void {
+  /** Accounts one decoded IP packet (status Ok); p.tsUs and p.frameLen must be set. */
+  add(p: DecodedPacket, ifIndex: number): void {
+    const tsUs = p.tsUs;
     this.packetsSeen++;
     if (tsUs > this.nowUs) this.nowUs = tsUs;
     if (this.nowUs - this.lastSweepUs >= SWEEP_INTERVAL_US) {
@@ -206,13 +208,13 @@ export class FlowTable {
       }
     }
     if (flow === null) {
-      flow = this.create(p, ifIndex, hash, tsUs);
+      flow = this.create(p, ifIndex, hash);
       dir = 1;
     }
-    this.update(flow, p, dir === 1 ? flow.clientIs0 : !flow.clientIs0, tsUs, frameLen);
+    this.update(flow, p, dir === 1 ? flow.clientIs0 : !flow.clientIs0);
   }
 
-  private create(p: DecodedPacket, ifIndex: number, hash: number, tsUs: number): Flow {
+  private create(p: DecodedPacket, ifIndex: number, hash: number): Flow {
     let idx: number;
     let f: Flow;
     if (this.free.length > 0) {
@@ -223,7 +225,7 @@ export class FlowTable {
       f = new Flow();
       this.flows.push(f);
     }
-    f.init(p, ifIndex, hash, tsUs);
+    f.init(p, ifIndex, hash);
     f.liveIndex = this.live.length;
     this.live.push(idx);
     if ((this.live.length << 1) > this.slots.length) this.grow();
@@ -234,7 +236,9 @@ export class FlowTable {
     return f;
   }
 
-  private update(f: Flow, p: DecodedPacket, fromClient: boolean, tsUs: number, frameLen: number): void {
+  private update(f: Flow, p: DecodedPacket, fromClient: boolean): void {
+    const tsUs = p.tsUs;
+    const frameLen = p.frameLen;
     if (tsUs > f.lastUs) f.lastUs = tsUs;
     const flags = p.tcpFlags;
     if (fromClient) {
@@ -259,7 +263,7 @@ export class FlowTable {
     f.state = nextState(prev, flags, fromClient);
     f.timeoutUs =
       f.packetsTx === 0 || f.packetsRx === 0 ? SINGLE_DIRECTION_TIMEOUT_US : stateTimeoutUs(f.state, prev);
-    f.perf!.parse(tsUs, fromClient, flags, p.tcpSeq, p.tcpAck, p.tcpWindow, p.tcpWscale, p.payloadLen);
+    f.perf!.parse(p, fromClient);
   }
 
   /** Emits flows idle past their timeout (packet time). */

@@ -1,3 +1,5 @@
+import type { DecodedPacket } from '../decode/packet';
+
 // Per-direction record of the TCP sequence ranges already seen, used to tell retransmissions
 // (data wholly seen before) from new, adjacent or out-of-order data. Same semantics as DeepFlow's
 // SeqSegment list (agent/src/flow_generator/perf/tcp.rs): at most 16 disjoint ranges; when full,
@@ -29,6 +31,11 @@ export class SeqRanges {
 
   reset(): void {
     this.n = 0;
+  }
+
+  /** Classifies and records a packet's TCP payload range (see add). */
+  addSegment(p: DecodedPacket): SeqVerdict {
+    return this.add(p.tcpSeq, p.payloadLen);
   }
 
   /** Classifies and records [seq, seq + len). seq is unsigned 32-bit. */

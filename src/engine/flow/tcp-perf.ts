@@ -6,6 +6,7 @@
 //   cit        = client idle time before a request
 // One object per TCP flow (pooled with it); parse() runs per packet and allocates nothing.
 
+import type { DecodedPacket } from '../decode/packet';
 import { SeqRanges, SeqVerdict } from './seq-ranges';
 
 const F_FIN = 0x01;
@@ -124,20 +125,16 @@ export class TcpPerf {
   }
 
   /**
-   * Feeds one TCP packet. fromClient: direction; flags: raw TCP flags; seq/ack unsigned;
-   * window: raw field; wscale: option value or -1; payloadLen: TCP payload length.
+   * Feeds one TCP packet (p.tsUs must be set); fromClient: its direction.
    */
-  parse(
-    tsUs: number,
-    fromClient: boolean,
-    rawFlags: number,
-    seq: number,
-    ack: number,
-    window: number,
-    wscale: number,
-    payloadLen: number,
-  ): void {
-    const flags = rawFlags & MASK;
+  parse(p: DecodedPacket, fromClient: boolean): void {
+    // Fields are read from the packet object: passing 32-bit sequence numbers and µs timestamps as
+    // arguments would box them (they exceed V8's small-integer range) on every packet.
+    const tsUs = p.tsUs;
+    const flags = p.tcpFlags & MASK;
+    const seq = p.tcpSeq;
+    const ack = p.tcpAck;
+    const payloadLen = p.payloadLen;
     const same = fromClient ? this.client : this.server;
     const oppo = fromClient ? this.server : this.client;
     if (!isInteresting(flags)) {
@@ -181,7 +178,7 @@ export class TcpPerf {
       // never reopens it (DeepFlow's rtt-rtt-2 / syn-ack-ack-retrans dumps pin this down).
       if (this.handshaking) this.handshaking = fromClient;
     } else if (payloadLen > 1) {
-      const v = same.seqs.add(seq, payloadLen);
+      const v = same.seqs.addSegment(p);
       if (v === SeqVerdict.Retrans) this.countRetrans(fromClient, false);
       else if (v === SeqVerdict.Error) invalid = true;
       else if (v === SeqVerdict.OutOfOrder) {
@@ -195,8 +192,8 @@ export class TcpPerf {
       this.client.srtCalculable = this.client.artCalculable = false;
       this.server.srtCalculable = this.server.artCalculable = false;
     } else {
-      if (this.handshaking) this.handshaking = this.opening(same, oppo, fromClient, tsUs, ack, wscale, isSyn, isSynAck, isAck);
-      if (!this.handshaking) this.established(same, oppo, fromClient, tsUs, seq, ack, window, payloadLen, isAck, isPshAck);
+      if (this.handshaking) this.handshaking = this.opening(same, oppo, fromClient, p, isSyn, isSynAck, isAck);
+      if (!this.handshaking) this.established(same, oppo, fromClient, p, isAck, isPshAck);
       if (isSyn) this.syn++;
       if (isSynAck) this.synack++;
     }
@@ -221,13 +218,14 @@ export class TcpPerf {
     same: Peer,
     oppo: Peer,
     fromClient: boolean,
-    tsUs: number,
-    ack: number,
-    wscale: number,
+    p: DecodedPacket,
     isSyn: boolean,
     isSynAck: boolean,
     isAck: boolean,
   ): boolean {
+    const tsUs = p.tsUs;
+    const ack = p.tcpAck;
+    const wscale = p.tcpWscale;
     const isHandshakeAck = isAck && oppo.seqThreshold === ack;
     if (same.rttCalculable && ack === ((oppo.seq + oppo.payloadLen) >>> 0)) {
       if ((isHandshakeAck || isSynAck) && oppo.firstHandshakeUs !== 0) {
@@ -267,14 +265,14 @@ export class TcpPerf {
     same: Peer,
     oppo: Peer,
     fromClient: boolean,
-    tsUs: number,
-    seq: number,
-    ack: number,
-    window: number,
-    payloadLen: number,
+    p: DecodedPacket,
     isAck: boolean,
     isPshAck: boolean,
   ): void {
+    const tsUs = p.tsUs;
+    const seq = p.tcpSeq;
+    const ack = p.tcpAck;
+    const payloadLen = p.payloadLen;
     if (same.srtCalculable && isAck && ack === ((oppo.seq + oppo.payloadLen) >>> 0)) {
       const srt = clamp(tsUs - oppo.timestamp, SRT_MAX_US);
       if (srt !== 0) (fromClient ? this.srtClient : this.srtServer).add(srt);
@@ -293,7 +291,7 @@ export class TcpPerf {
       same.srtCalculable = same.artCalculable = false;
       oppo.srtCalculable = oppo.artCalculable = false;
     }
-    let win = window;
+    let win = p.tcpWindow;
     if (same.winScale & oppo.winScale & WSCALE_KNOWN) win = win * (1 << (same.winScale & 0x0f));
     if (win === 0) {
       if (fromClient) this.zeroWinTx++;

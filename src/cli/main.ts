@@ -1,0 +1,58 @@
+// `flowscope` — analyze captures into a DuckDB store, query it, serve the UI.
+
+import { analyzeCommand } from './analyze';
+import { queryCommand } from './query';
+import { UsageError } from './args';
+import { CaptureError } from '../engine/capture/types';
+
+const HELP = `flowscope — what a distributed system is doing, from its packets alone
+
+Usage:
+  flowscope analyze <capture...> [--db PATH] [--json] [--top N]
+      Read pcap / pcapng files (gzip allowed), reconstruct flows with TCP health, store them in a
+      DuckDB database and print a summary. Without --db the store is in memory (not kept).
+  flowscope query "<SQL>" --db PATH [--json] [--max-rows N]
+      Run SQL against a store (tables: captures, interfaces, flows, requests, spans).
+  flowscope --help | --version
+
+Exit status: 0 ok, 1 a capture was malformed (everything before the fault is kept), 2 usage error.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'analyze':
+      return analyzeCommand(rest);
+    case 'query':
+      return queryCommand(rest);
+    case '--version':
+    case 'version':
+      process.stdout.write(`flowscope ${process.env.npm_package_version ?? '0.1.0'}\n`);
+      return 0;
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(HELP + '\n');
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${cmd}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`flowscope: ${err.message}\n\n${HELP}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof CaptureError) {
+      process.stderr.write(`flowscope: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`flowscope: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
