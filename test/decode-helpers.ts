@@ -80,6 +80,45 @@ export function writePcap(path: string, linkType: number, frames: { data: Buffer
   writeFileSync(path, Buffer.concat(parts));
 }
 
+/** Writes a pcapng with one interface per entry of `linkTypes`; frames name their interface. */
+export function writePcapng(path: string, linkTypes: number[], frames: { iface: number; data: Buffer }[]): void {
+  const block = (type: number, body: Buffer) => {
+    const pad = (4 - (body.length % 4)) % 4;
+    const len = 12 + body.length + pad;
+    const b = Buffer.alloc(len);
+    b.writeUInt32LE(type, 0);
+    b.writeUInt32LE(len, 4);
+    body.copy(b, 8);
+    b.writeUInt32LE(len, len - 4);
+    return b;
+  };
+  const parts: Buffer[] = [];
+  const shb = Buffer.alloc(16);
+  shb.writeUInt32LE(0x1a2b3c4d, 0);
+  shb.writeUInt16LE(1, 4);
+  shb.writeInt32LE(-1, 8);
+  shb.writeInt32LE(-1, 12);
+  parts.push(block(0x0a0d0d0a, shb));
+  for (const lt of linkTypes) {
+    const idb = Buffer.alloc(8);
+    idb.writeUInt16LE(lt, 0);
+    idb.writeUInt32LE(262144, 4);
+    parts.push(block(1, idb));
+  }
+  let ts = 1_700_000_000_000_000;
+  for (const f of frames) {
+    const h = Buffer.alloc(20);
+    ts += 1000;
+    h.writeUInt32LE(f.iface, 0);
+    h.writeUInt32LE(Math.floor(ts / 2 ** 32), 4);
+    h.writeUInt32LE(ts % 2 ** 32, 8);
+    h.writeUInt32LE(f.data.length, 12);
+    h.writeUInt32LE(f.data.length, 16);
+    parts.push(block(6, Buffer.concat([h, f.data])));
+  }
+  writeFileSync(path, Buffer.concat(parts));
+}
+
 /** Runs tshark -T fields; one row per frame, each field split into its occurrences (nested layers). */
 export function tsharkFields(file: string, fields: string[], extra: string[] = []): string[][][] {
   const args = ['-r', file, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,', ...extra];
