@@ -9,7 +9,7 @@ import { captureSummary } from '../engine/store/summary';
 import { importCaptures } from '../engine/import';
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['db', 'top'], ['json', 'quiet']);
+  const args = parseArgs(argv, ['db', 'top', 'workers'], ['json', 'quiet']);
   const files = args.positionals;
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
   for (const f of files) {
@@ -20,6 +20,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const top = args.options.has('top') ? Number(args.options.get('top')) : 10;
   if (!Number.isInteger(top) || top < 0) throw new UsageError('--top takes a whole number');
   const dbPath = (args.options.get('db') as string | undefined) ?? ':memory:';
+  const workers = args.options.has('workers') ? Number(args.options.get('workers')) : undefined;
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new UsageError('--workers takes a whole number ≥ 1');
 
   const store = await Store.open(dbPath);
   const bar = new ProgressBar();
@@ -28,6 +30,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', onSigint);
   try {
     const results = await importCaptures(store, files, {
+      workers,
       signal: abort.signal,
       onProgress: json || args.options.has('quiet') ? undefined : (p) => bar.update(p),
     });

@@ -8,9 +8,10 @@ import { CaptureError } from '../engine/capture/types';
 const HELP = `flowscope — what a distributed system is doing, from its packets alone
 
 Usage:
-  flowscope analyze <capture...> [--db PATH] [--json] [--top N]
+  flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--workers N]
       Read pcap / pcapng files (gzip allowed), reconstruct flows with TCP health, store them in a
       DuckDB database and print a summary. Without --db the store is in memory (not kept).
+      --workers N shards flows over N threads (default: one per core for files of 64 MiB or more).
   flowscope query "<SQL>" --db PATH [--json] [--max-rows N]
       Run SQL against a store (tables: captures, interfaces, flows, requests, spans).
   flowscope --help | --version

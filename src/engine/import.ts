@@ -1,13 +1,18 @@
 // Imports capture files into a store: pipeline → flow writer → captures/interfaces rows → observation
 // points. The one entry point the CLI, the desktop app and `serve` use.
 
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { analyzeCapture, type CaptureResult, type CaptureSink, type ImportProgress } from './pipeline';
+import { analyzeCaptureSharded } from './sharded';
 import { observationPointSql } from './flow/observation';
 import type { Store } from './store/store';
 import type { FlowWriter } from './store/appender';
 import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../shared/records';
 
 export interface ImportOptions {
+  /** Worker threads per file (flows sharded by hash); 1 = in this thread; default: automatic. */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: (p: ImportProgress) => void;
 }
@@ -57,11 +62,19 @@ export async function importCaptures(store: Store, paths: readonly string[], opt
   for (const path of paths) {
     const sink = new StoreSink(store);
     try {
-      results.push(await analyzeCapture(path, { sink, signal: opts.signal, onProgress: opts.onProgress }));
+      const workers = opts.workers ?? autoWorkers(path);
+      const run = { sink, signal: opts.signal, onProgress: opts.onProgress };
+      results.push(workers > 1 ? await analyzeCaptureSharded(path, workers, run) : await analyzeCapture(path, run));
     } catch (err) {
       sink.abandon();
       throw err;
     }
   }
   return results;
+}
+
+/** Threads pay off once a file takes seconds to read: from 64 MiB, one per core (at most 4). */
+function autoWorkers(path: string): number {
+  const size = statSync(path).size;
+  return size >= 64 << 20 ? Math.min(4, availableParallelism()) : 1;
 }

@@ -5,7 +5,7 @@ import { openCapture } from './capture/open';
 import { CaptureError, type PacketSource } from './capture/types';
 import { Decoder } from './decode/decoder';
 import { DecodeStatus, DecodedPacket } from './decode/packet';
-import { FlowTable } from './flow/flow-table';
+import { FlowTable, flowHash } from './flow/flow-table';
 import { interfaceKind } from './flow/observation';
 import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../shared/records';
 
@@ -22,7 +22,8 @@ export interface ImportProgress {
 
 /** Where flows and capture metadata go. The store implements it; benchmarks may pass none. */
 export interface CaptureSink {
-  beginCapture(source: string, kind: string, fileBytes: number): Promise<{ captureId: number; firstFlowId: number }>;
+  /** Called before the first flow; the capture's own record comes with endCapture. */
+  beginCapture(): Promise<{ captureId: number; firstFlowId: number }>;
   addFlow(rec: FlowRecord): void;
   endCapture(capture: CaptureRecord, interfaces: InterfaceRecord[]): Promise<void>;
 }
@@ -55,13 +56,14 @@ export async function analyzeCapture(path: string, opts: AnalyzeOptions = {}): P
 export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions = {}): Promise<CaptureResult> {
   const sink = opts.sink ?? null;
   const { captureId, firstFlowId } = sink
-    ? await sink.beginCapture(source.path, source.format, source.totalBytes)
+    ? await sink.beginCapture()
     : { captureId: 0, firstFlowId: 1 };
   const decoder = new Decoder();
   const pkt = new DecodedPacket();
   const stop = opts.stopAfter ?? null;
   const doDecode = stop !== 'read';
   const doFlow = stop === null || stop === 'flow';
+  const [shardIndex, shardCount] = opts.shard ?? [0, 1];
   const table = new FlowTable({
     captureId,
     firstFlowId,
@@ -114,7 +116,9 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
           else if (st === DecodeStatus.UnknownLinkType) unknownLink++;
           continue;
         }
-        if (doFlow) table.add(pkt, ifIndex);
+        if (!doFlow) continue;
+        if (shardCount > 1 && flowHash(pkt, ifIndex) % shardCount !== shardIndex) continue;
+        table.add(pkt, ifIndex);
       }
       if (opts.onProgress && (batch.bytesRead - lastProgress > 1 << 20 || batch.bytesRead === source.totalBytes)) {
         lastProgress = batch.bytesRead;

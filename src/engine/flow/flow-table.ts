@@ -346,8 +346,9 @@ export class FlowTable {
 
   private toRecord(f: Flow): FlowRecord {
     const c = f.clientIs0;
-    const perf = f.perf;
     const isTcp = f.protocol === IPPROTO_TCP;
+    // Flow objects are pooled: a non-TCP flow may hold the TcpPerf of an earlier TCP flow.
+    const perf = isTcp ? f.perf : null;
     const closeType = isTcp
       ? closeTypeOf(f.state, f.flagsTx, f.flagsRx, f.packetsRx)
       : CloseType.Timeout;
@@ -404,8 +405,8 @@ export class FlowTable {
   }
 }
 
-/** Direction-independent hash of the flow key. */
-function flowHash(p: DecodedPacket, ifIndex: number): number {
+/** Direction-independent hash of the flow key (also used to shard flows across workers). */
+export function flowHash(p: DecodedPacket, ifIndex: number): number {
   const a = endpointHash(p.srcIp, p.srcPort);
   const b = endpointHash(p.dstIp, p.dstPort);
   let h = (a + b) | 0;

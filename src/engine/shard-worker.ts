@@ -1,0 +1,56 @@
+// Worker thread: runs the pipeline over a whole file but keeps only the flows of its hash shard, and
+// posts finished flow records to the parent in batches. Every worker reads and decodes every packet
+// (cheap next to the flow work), so no packet bytes cross threads.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { analyzeCapture } from './pipeline';
+import type { FlowRecord } from '../shared/records';
+
+export interface ShardJob {
+  path: string;
+  shard: [number, number];
+  captureId: number;
+}
+
+export type ShardMessage =
+  | { type: 'flows'; flows: FlowRecord[] }
+  | { type: 'progress'; bytesRead: number; totalBytes: number; packets: number; flows: number }
+  | {
+      type: 'done';
+      result: Awaited<ReturnType<typeof analyzeCapture>>;
+      readerError: { file: string; offset: number; reason: string } | null;
+    }
+  | { type: 'error'; message: string; name: string; file?: string; offset?: number; reason?: string };
+
+const job = workerData as ShardJob;
+const port = parentPort!;
+let pending: FlowRecord[] = [];
+const index = job.shard[0];
+
+analyzeCapture(job.path, {
+  shard: job.shard,
+  sink: {
+    beginCapture: async () => ({ captureId: job.captureId, firstFlowId: 0 }),
+    addFlow(rec) {
+      // The parent numbers flows as they arrive, so ids stay dense across workers.
+      pending.push(rec);
+      if (pending.length >= 4096) {
+        port.postMessage({ type: 'flows', flows: pending } satisfies ShardMessage);
+        pending = [];
+      }
+    },
+    endCapture: async () => {},
+  },
+  onProgress: index === 0 ? (p) => port.postMessage({ type: 'progress', ...p } satisfies ShardMessage) : undefined,
+}).then(
+  (result) => {
+    if (pending.length) port.postMessage({ type: 'flows', flows: pending } satisfies ShardMessage);
+    // Errors do not keep their fields across threads: send the reader's error as plain data.
+    const e = result.error;
+    const plain = e ? { file: e.file, offset: e.offset, reason: e.reason } : null;
+    port.postMessage({ type: 'done', result: { ...result, error: null }, readerError: plain } satisfies ShardMessage);
+  },
+  (err: Error & { file?: string; offset?: number; reason?: string }) => {
+    port.postMessage({ type: 'error', message: err.message, name: err.name, file: err.file, offset: err.offset, reason: err.reason } satisfies ShardMessage);
+  },
+);

@@ -1,0 +1,75 @@
+// Runs one capture on several worker threads, sharded by flow hash (see shard-worker.ts), and merges
+// their flows into one sink. Packet and interface counts come from worker 0 (every worker sees every packet).
+
+import { Worker } from 'node:worker_threads';
+import { CaptureError } from './capture/types';
+import type { AnalyzeOptions, CaptureResult } from './pipeline';
+import type { ShardJob, ShardMessage } from './shard-worker';
+
+/** Starts a shard worker: the bundled script next to the CLI bundle, or the TypeScript source via tsx. */
+function startWorker(job: ShardJob): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./flow-worker.mjs', here), { workerData: job });
+  // Running from source (tests, `npm run bench`): register tsx inside the worker, then load the module.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const src = new URL('./shard-worker.ts', here).href;
+  const shim = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(src)}); })`;
+  return new Worker(shim, { eval: true, workerData: job });
+}
+
+export async function analyzeCaptureSharded(
+  path: string,
+  workers: number,
+  opts: Pick<AnalyzeOptions, 'sink' | 'signal' | 'onProgress'> = {},
+): Promise<CaptureResult> {
+  const sink = opts.sink ?? null;
+  const { captureId, firstFlowId } = sink ? await sink.beginCapture() : { captureId: 0, firstFlowId: 1 };
+  let nextFlowId = firstFlowId;
+  const threads: Worker[] = [];
+  const results: Promise<{ result: CaptureResult; readerError: CaptureError | null }>[] = [];
+  for (let i = 0; i < workers; i++) {
+    const job: ShardJob = { path, shard: [i, workers], captureId };
+    const w = startWorker(job);
+    threads.push(w);
+    results.push(
+      new Promise((resolve, reject) => {
+        w.on('message', (m: ShardMessage) => {
+          if (m.type === 'flows') {
+            for (const f of m.flows) {
+              f.flowId = nextFlowId++;
+              sink?.addFlow(f);
+            }
+          } else if (m.type === 'progress') {
+            opts.onProgress?.({ file: path, bytesRead: m.bytesRead, totalBytes: m.totalBytes, packets: m.packets, flows: m.flows });
+          } else if (m.type === 'done') {
+            const e = m.readerError;
+            resolve({ result: m.result, readerError: e ? new CaptureError(e.file, e.offset, e.reason) : null });
+          } else {
+            reject(m.file !== undefined ? new CaptureError(m.file, m.offset ?? 0, m.reason ?? m.message) : new Error(m.message));
+          }
+        });
+        w.on('error', reject);
+        w.on('exit', (code) => {
+          if (code !== 0) reject(new Error(`flow worker ${i} exited with code ${code}`));
+        });
+      }),
+    );
+  }
+  const onAbort = () => threads.forEach((t) => void t.terminate());
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const done = await Promise.all(results);
+    const first = done[0].result;
+    const flows = done.reduce((n, d) => n + d.result.flows, 0);
+    const closeTypes: Record<number, number> = {};
+    for (const d of done) for (const [k, v] of Object.entries(d.result.closeTypes)) closeTypes[+k] = (closeTypes[+k] ?? 0) + v;
+    const error = done[0].readerError;
+    const capture = { ...first.capture, captureId, error: error ? error.message : first.capture.error };
+    const interfaces = first.interfaces.map((i) => ({ ...i, captureId }));
+    if (sink) await sink.endCapture(capture, interfaces);
+    return { capture, interfaces, flows, closeTypes, error };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+}
