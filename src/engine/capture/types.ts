@@ -54,6 +54,25 @@ export class CaptureError extends Error {
   }
 }
 
+/** A pcapng name resolution record: an address and the names the capturing tool knew for it. */
+export interface NameRecord {
+  ip: string;
+  names: string[];
+}
+
+/** pcapng interface statistics (ISB) for one interface; the latest block wins. Absent counters are undefined. */
+export interface InterfaceStats {
+  ifIndex: number;
+  /** Time of the statistics block, µs since the epoch. */
+  tsUs: number;
+  /** Packets received by the interface (isb_ifrecv). */
+  ifRecv?: number;
+  /** Packets dropped by the interface for lack of resources (isb_ifdrop). */
+  ifDrop?: number;
+  /** Packets dropped by the OS / capture library (isb_osdrop). */
+  osDrop?: number;
+}
+
 export interface PacketSource {
   readonly path: string;
   /** 'pcap' | 'pcapng' (plus '+gzip' when compressed); known after the first batch. */
@@ -67,4 +86,8 @@ export interface PacketSource {
    * fault, then throws CaptureError. Honours the AbortSignal between batches (throws its reason).
    */
   batches(signal?: AbortSignal): AsyncGenerator<PacketBatch, void, void>;
+  /** pcapng NRB entries seen so far (sources without name records leave it undefined). */
+  readonly nameRecords?: NameRecord[];
+  /** pcapng ISB counters seen so far, one entry per interface. */
+  readonly interfaceStats?: InterfaceStats[];
 }
