@@ -79,9 +79,15 @@ export class Decoder {
   /** From an IP header (version announced in out.ipVersion) to the innermost transport header. */
   private network(buf: Buffer, l3: number, capEnd: number, wireEnd: number, tsUs: number, out: DecodedPacket): DecodeStatus {
     const h = this.ip;
+    let reassembledId = -1;
     for (;;) {
       const st = out.ipVersion === 4 ? parseIpv4(buf, l3, capEnd, wireEnd, out, h) : parseIpv6(buf, l3, capEnd, wireEnd, out, h);
       if (st !== DecodeStatus.Ok) return st;
+      // A reassembled IPv6 datagram has no fragment header left: keep its identification anyway.
+      if (reassembledId >= 0) {
+        out.ipId = reassembledId;
+        reassembledId = -1;
+      }
 
       if (h.isFragment) {
         const fs = this.fragments.add(
@@ -100,6 +106,7 @@ export class Decoder {
           tsUs,
         );
         if (fs !== DecodeStatus.Ok) return fs;
+        reassembledId = out.ipId;
         // Decode the whole datagram again from its own buffer; the link layer is gone.
         buf = this.fragments.datagram;
         l3 = 0;

@@ -62,7 +62,8 @@ export class DecodedPacket {
   readonly srcIp = new Int32Array(4);
   readonly dstIp = new Int32Array(4);
   ttl = 0;
-  /** IPv4 identification (for hop matching / fragment key); 0 for IPv6 without fragment header. */
+  /** IPv4 identification (for hop matching / fragment key); for IPv6 the fragment header's
+   *  identification (also on a reassembled datagram), 0 without one. */
   ipId = 0;
   l3Offset = 0;
   /** IP payload length as the IP header states (not limited by caplen). */
