@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  API_EVENT_NAMES,
   API_METHOD_NAMES,
   ApiError,
   createClient,
@@ -76,13 +77,14 @@ const progress: ImportProgress = {
 
 test('the definition lists exactly the six methods and the importProgress event', () => {
   assert.deepEqual([...API_METHOD_NAMES].sort(), EXPECTED_METHODS);
+  assert.deepEqual(API_EVENT_NAMES, ['importProgress']);
 });
 
 test('the preload bridge exposes exactly the API methods, on and pathForFile', () => {
   const { ipc } = fakeIpcRenderer(() => ({ ok: true, value: null }));
   const withPaths = createBridge(ipc, () => '/x');
   assert.deepEqual(Object.keys(withPaths).sort(), [...EXPECTED_METHODS, 'on', 'pathForFile'].sort());
-  for (const key of Object.keys(withPaths)) assert.equal(typeof (withPaths as Record<string, unknown>)[key], 'function', key);
+  for (const key of Object.keys(withPaths)) assert.equal(typeof (withPaths as unknown as Record<string, unknown>)[key], 'function', key);
   assert.ok(Object.isFrozen(withPaths), 'the page must not be able to replace bridge members');
 
   // Without webUtils (not Electron) there is no pathForFile, and nothing else appears.

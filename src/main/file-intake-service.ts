@@ -66,7 +66,7 @@ export function createFileIntakeService(options: FileIntakeOptions): HostedServi
   }
 
   function unavailable(what: string): never {
-    throw new ApiError('unavailable', `${what} need the engine, which this build does not include yet (${FILE_INTAKE_ENGINE}).`);
+    throw new ApiError('unavailable', `${what} are not available yet: this build reads capture files but does not decode them.`);
   }
 
   return {

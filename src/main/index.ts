@@ -2,7 +2,7 @@
 // that forward every call to the engine (see engine-host.ts for the seam).
 
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session } from 'electron';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -39,12 +39,18 @@ const pendingPaths: string[] = [];
 const recentFile = () => join(app.getPath('userData'), RECENT_FILE_NAME);
 
 function capturePathsFromArgv(argv: readonly string[]): string[] {
-  // Packaged: [exe, ...args]; unpackaged: [electron, appPath, ...args].
-  return argv
-    .slice(app.isPackaged ? 1 : 2)
-    .filter((arg) => !arg.startsWith('-'))
+  // Packaged: [exe, ...args]; unpackaged: [electron, ...switches, appPath, ...args]. Switches may
+  // come anywhere (Playwright puts its own first), so skip them, and the app path when unpackaged.
+  const operands = argv.slice(1).filter((arg) => !arg.startsWith('-'));
+  return (app.isPackaged ? operands : operands.slice(1))
     .map((arg) => resolve(arg))
-    .filter((path) => existsSync(path));
+    .filter((path) => {
+      try {
+        return statSync(path).isFile();
+      } catch {
+        return false;
+      }
+    });
 }
 
 function rebuildMenu(): void {

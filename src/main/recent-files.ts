@@ -1,7 +1,8 @@
 // Recently opened captures: newest first, no duplicates, at most RECENT_LIMIT, kept as a small JSON
 // file in the app's data directory. A missing or damaged file just means an empty list.
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export const RECENT_LIMIT = 10;
 export const RECENT_FILE_NAME = 'recent-captures.json';
@@ -36,6 +37,7 @@ export async function loadRecent(file: string): Promise<string[]> {
 export async function saveRecent(file: string, paths: readonly string[]): Promise<void> {
   const data: RecentFileV1 = { version: 1, paths: [...paths] };
   const tmp = `${file}.${process.pid}.tmp`;
+  await mkdir(dirname(file), { recursive: true });
   await writeFile(tmp, JSON.stringify(data, null, 2) + '\n', 'utf8');
   await rename(tmp, file);
 }

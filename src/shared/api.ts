@@ -8,6 +8,9 @@
 // This file is types plus plain data: no Electron, no Node, no engine import, so every side can load it.
 
 import type { CaptureRecord } from './records';
+import type { CaptureSummary } from './summary';
+
+export type { CaptureSummary };
 
 // ---------------------------------------------------------------------------------------------
 // Request / response / event types
@@ -40,12 +43,6 @@ export interface CaptureSummaryRequest {
   /** Captures to summarise together; all captures when omitted. */
   captureIds?: number[];
 }
-
-/**
- * Headline numbers of one or more captures. The store defines the real shape; until the UI issue
- * binds to it, the UI shows its top-level numeric fields generically.
- */
-export type CaptureSummary = Record<string, unknown>;
 
 export interface QueryRequest {
   /** One read-only SQL statement against the store (the engine runs it on a read-only connection). */
@@ -194,9 +191,6 @@ export interface DesktopCapabilities {
 
 /** `window.flowscope`, as the desktop preload exposes it. */
 export type FlowscopeBridge = FlowscopeWire & DesktopCapabilities;
-
-/** The bridge's members besides the API methods; it exposes these and nothing else. */
-export const BRIDGE_EXTRA_MEMBERS = ['on', 'pathForFile'] as const;
 
 /** The typed client over any transport's wire methods; derived from the method list. */
 export function createClient(wire: FlowscopeWire): FlowscopeClient {

@@ -4,7 +4,7 @@
 
 import type { CaptureSummary, ImportProgress } from '../../shared/api';
 import type { CaptureRecord } from '../../shared/records';
-import { labelFromKey } from './format';
+import { formatBytes, formatCount, formatDuration } from './format';
 
 export type SummaryState =
   | { state: 'loading' }
@@ -74,13 +74,17 @@ export function capturesNeedingSummary(state: CapturesState): number[] {
     .map((r) => r.captureId);
 }
 
-/** The numbers of a summary worth showing: its top-level numeric fields, labelled. */
-export function summaryNumbers(summary: CaptureSummary): { key: string; label: string; value: number }[] {
-  const numbers: { key: string; label: string; value: number }[] = [];
-  for (const [key, value] of Object.entries(summary)) {
-    if (key.endsWith('Id') || key === 'id') continue;
-    if (typeof value === 'number' && Number.isFinite(value)) numbers.push({ key, label: labelFromKey(key), value });
-    else if (typeof value === 'bigint') numbers.push({ key, label: labelFromKey(key), value: Number(value) });
-  }
-  return numbers;
+/** The headline figures of a summary, formatted for the capture list. */
+export function summaryFigures(summary: CaptureSummary): { label: string; value: string }[] {
+  const figures = [
+    { label: 'Packets', value: formatCount(summary.packets) },
+    { label: 'Bytes', value: formatBytes(summary.bytes) },
+    { label: 'Connections', value: formatCount(summary.connections) },
+    { label: 'Flow rows', value: formatCount(summary.flowRows) },
+  ];
+  if (summary.durationUs !== null) figures.push({ label: 'Duration', value: formatDuration(summary.durationUs) });
+  const ratio = summary.tcp?.retransRatio ?? null;
+  if (ratio !== null) figures.push({ label: 'TCP retransmissions', value: `${(ratio * 100).toFixed(2)} %` });
+  if (summary.malformedPackets > 0) figures.push({ label: 'Malformed packets', value: formatCount(summary.malformedPackets) });
+  return figures;
 }

@@ -27,8 +27,13 @@ export function percent(done: number, total: number): number {
   return Math.min(100, Math.floor((done / total) * 100));
 }
 
-/** "retransmittedPackets" → "Retransmitted packets". */
-export function labelFromKey(key: string): string {
-  const words = key.replace(/_/g, ' ').replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1);
+/** A duration given in µs: "850 µs", "12.3 ms", "4.56 s", "2 min 5 s", "3 h 7 min". */
+export function formatDuration(us: number): string {
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toPrecision(3)} ms`;
+  const seconds = us / 1_000_000;
+  if (seconds < 60) return `${seconds.toPrecision(3)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
 }

@@ -1,7 +1,7 @@
 import type { ImportProgress } from '../../../shared/api';
 import type { CaptureRecord } from '../../../shared/records';
-import { summaryNumbers, type SummaryState } from '../captures-state';
-import { fileName, formatBytes, formatCount, percent } from '../format';
+import { summaryFigures, type SummaryState } from '../captures-state';
+import { fileName, formatBytes, percent } from '../format';
 
 function ImportStatus(props: { record: CaptureRecord; progress: ImportProgress | undefined; onCancel: (importId: string) => void }) {
   const { record, progress, onCancel } = props;
@@ -27,14 +27,12 @@ function Summary(props: { summary: SummaryState | undefined }) {
   if (!summary) return null;
   if (summary.state === 'loading') return <p className="muted">Summarising…</p>;
   if (summary.state === 'unavailable') return <p className="muted">{summary.reason}</p>;
-  const numbers = summaryNumbers(summary.summary);
-  if (numbers.length === 0) return null;
   return (
     <dl className="capture__numbers">
-      {numbers.map(({ key, label, value }) => (
-        <div key={key}>
+      {summaryFigures(summary.summary).map(({ label, value }) => (
+        <div key={label}>
           <dt>{label}</dt>
-          <dd>{formatCount(value)}</dd>
+          <dd>{value}</dd>
         </div>
       ))}
     </dl>

@@ -5,7 +5,7 @@ export function EmptyState(props: { connected: boolean }) {
       <p className="muted">pcap and pcapng files, gzip-compressed or not. Files are read in place, never uploaded.</p>
       {!props.connected && (
         <p className="notice notice--error" role="alert">
-          Not connected to a Flowscope engine: this page was opened outside the desktop app or `flowscope serve`.
+          Not connected to a Flowscope engine, so captures cannot be opened from this page.
         </p>
       )}
     </section>
