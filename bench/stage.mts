@@ -1,0 +1,37 @@
+// One benchmark stage in a fresh process, so its peak RSS is its own. Prints one JSON line.
+// Usage: node --import tsx bench/stage.ts <capture> <read|decode|flow|store> <workers> [db]
+import { rmSync } from 'node:fs';
+import { analyzeCapture } from '../src/engine/pipeline';
+import { analyzeCaptureSharded } from '../src/engine/sharded';
+import { importCaptures } from '../src/engine/import';
+import { Store } from '../src/engine/store/store';
+
+const [file, stage, workersArg, db] = process.argv.slice(2);
+const workers = Number(workersArg ?? 1);
+const t0 = performance.now();
+let packets = 0;
+let flows = 0;
+let fileBytes = 0;
+if (stage === 'store') {
+  rmSync(db, { force: true });
+  rmSync(`${db}.wal`, { force: true });
+  const store = await Store.open(db);
+  const [r] = await importCaptures(store, [file], { workers });
+  await store.close();
+  packets = r.capture.packets;
+  flows = r.flows;
+  fileBytes = r.capture.fileBytes;
+} else if (stage === 'flow' && workers > 1) {
+  const r = await analyzeCaptureSharded(file, workers);
+  packets = r.capture.packets;
+  flows = r.flows;
+  fileBytes = r.capture.fileBytes;
+} else {
+  const r = await analyzeCapture(file, { stopAfter: stage as 'read' | 'decode' | 'flow' });
+  packets = r.capture.packets;
+  flows = r.flows;
+  fileBytes = r.capture.fileBytes;
+}
+const seconds = (performance.now() - t0) / 1000;
+const maxRssMB = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(JSON.stringify({ stage, workers, seconds, packets, flows, fileBytes, maxRssMB }) + '\n');
