@@ -45,16 +45,18 @@ export function generate(rows: number, seed = 42): Generated {
   const connectionOf: number[] = [];
   let connections = 0;
   let flowId = 1;
-  let prev: { clientIp: string; serverIp: string; clientPort: number; serverPort: number; protocol: number; ipVersion: number; start: number } | null = null;
+  interface Tuple { clientIp: string; serverIp: string; clientPort: number; serverPort: number; protocol: number; ipVersion: number; start: number }
+  let prev: Tuple | null = null;
 
   for (let i = 0; flows.length < rows; i++) {
     connections++;
     // Every 97th connection reuses the previous 5-tuple 5 s later: a separate connection.
-    const reuse = prev !== null && i % 97 === 0;
-    const ipVersion = reuse ? prev!.ipVersion : r() < 0.25 ? 6 : 4;
+    const last: Tuple | null = prev;
+    const reuse: boolean = last !== null && i % 97 === 0;
+    const ipVersion: number = reuse ? last!.ipVersion : r() < 0.25 ? 6 : 4;
     const roll = r();
-    const protocol = reuse
-      ? prev!.protocol
+    const protocol: number = reuse
+      ? last!.protocol
       : roll < 0.7
         ? 6
         : roll < 0.9
@@ -64,13 +66,13 @@ export function generate(rows: number, seed = 42): Generated {
               ? 58
               : 1
             : pick([47, 132]);
-    const clientIp = reuse ? prev!.clientIp : ipVersion === 4 ? `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` : v6(i, 1);
+    const clientIp: string = reuse ? last!.clientIp : ipVersion === 4 ? `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` : v6(i, 1);
     const server = int(1, 20);
-    const serverIp = reuse ? prev!.serverIp : ipVersion === 4 ? `172.16.0.${server}` : `fd00::${server.toString(16)}`;
+    const serverIp: string = reuse ? last!.serverIp : ipVersion === 4 ? `172.16.0.${server}` : `fd00::${server.toString(16)}`;
     const icmp = protocol === 1 || protocol === 58;
-    const clientPort = reuse ? prev!.clientPort : icmp ? 0 : 1024 + (i % 64000);
-    const serverPort = reuse ? prev!.serverPort : icmp ? 0 : pick([80, 443, 53, 5432, 6379, 8080]);
-    const start = reuse ? prev!.start + 5_000_000 : BASE_TIME + i * 1000 + int(0, 999);
+    const clientPort: number = reuse ? last!.clientPort : icmp ? 0 : 1024 + (i % 64000);
+    const serverPort: number = reuse ? last!.serverPort : icmp ? 0 : pick([80, 443, 53, 5432, 6379, 8080]);
+    const start: number = reuse ? last!.start + 5_000_000 : BASE_TIME + i * 1000 + int(0, 999);
     prev = { clientIp, serverIp, clientPort, serverPort, protocol, ipVersion, start };
 
     const tcp = protocol === 6;

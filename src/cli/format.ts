@@ -62,9 +62,13 @@ export function formatPercent(ratio: number | null, digits = 2): string {
 // ---------------------------------------------------------------------------------------------
 // Query results
 
-function hex(bytes: Uint8Array): string {
+/** BLOB text as DuckDB prints it: printable ASCII as is, other bytes (and \\ ' ") as \\xNN. */
+function blobText(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += '\\x' + b.toString(16).padStart(2, '0').toUpperCase();
+  for (const b of bytes) {
+    const printable = b >= 32 && b <= 126 && b !== 0x5c && b !== 0x27 && b !== 0x22;
+    s += printable ? String.fromCharCode(b) : '\\x' + b.toString(16).padStart(2, '0').toUpperCase();
+  }
   return s;
 }
 
@@ -73,7 +77,7 @@ export function cellText(v: QueryValue, nested = false): string {
   if (v === null) return 'NULL';
   if (typeof v === 'string') return nested ? `'${v.replace(/'/g, "''")}'` : v;
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
-  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Uint8Array) return blobText(v);
   if (Array.isArray(v)) return `[${v.map((x) => cellText(x, true)).join(', ')}]`;
   return `{${Object.entries(v)
     .map(([k, x]) => `'${k}': ${cellText(x, true)}`)
@@ -135,7 +139,7 @@ export function toJsonValue(v: QueryValue): JsonValue {
     return Number.isSafeInteger(n) ? n : v.toString();
   }
   if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (v instanceof Uint8Array) return hex(v);
+  if (v instanceof Uint8Array) return blobText(v);
   if (Array.isArray(v)) return v.map(toJsonValue);
   const o: { [key: string]: JsonValue } = {};
   for (const [k, x] of Object.entries(v)) o[k] = toJsonValue(x);

@@ -11,7 +11,6 @@ import {
   type DuckDBAppender,
   type DuckDBConnection,
   type DuckDBType,
-  type DuckDBVector,
 } from '@duckdb/node-api';
 import type { FlowRecord } from '../../shared/records';
 
@@ -173,7 +172,7 @@ export class TableWriter<R> {
     chunk.rowCount = n;
     for (let c = 0; c < this.columns.length; c++) {
       const col = this.columns[c];
-      const vec = chunk.getColumnVector(c) as DuckDBVector<unknown>;
+      const vec = chunk.getColumnVector(c);
       switch (col.kind) {
         case Kind.Int64: {
           const a = col.num!;
