@@ -41,7 +41,10 @@ test('the app opens one hardened window with the empty state', async ({}, testIn
     await expect(page.getByText('No captures open')).toBeVisible();
 
     const prefs = await app.evaluate(({ BrowserWindow }) => {
-      const p = BrowserWindow.getAllWindows()[0].webContents.getLastWebPreferences();
+      // Documented Electron API missing from electron@45's type declarations.
+      type Prefs = { contextIsolation?: boolean; sandbox?: boolean; nodeIntegration?: boolean; webSecurity?: boolean } | null;
+      const wc = BrowserWindow.getAllWindows()[0].webContents as unknown as { getLastWebPreferences(): Prefs };
+      const p = wc.getLastWebPreferences();
       return { contextIsolation: p?.contextIsolation, sandbox: p?.sandbox, nodeIntegration: p?.nodeIntegration, webSecurity: p?.webSecurity };
     });
     expect(prefs).toEqual({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
