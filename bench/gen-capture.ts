@@ -730,7 +730,10 @@ class Generator {
     }
     const target = rng.int(200, 600);
     const pad = target - s.length - body.length - 2 - 24;
-    if (pad > 0) s += `Authorization: Bearer ${rng.hex(pad)}\r\n`;
+    if (pad > 0) {
+      const from = rng.int(0, this.filler.length - pad);
+      s += `Authorization: Bearer ${this.filler.toString('latin1', from, from + pad)}\r\n`;
+    }
     s += '\r\n' + body;
     return c.msg.write(s, 0, 'latin1');
   }
