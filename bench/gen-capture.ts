@@ -25,7 +25,7 @@ export interface GenerateOptions {
   multiHopShare?: number;
   /** Client pods on this node. Default 200. */
   clientPods?: number;
-  /** TCP connections open at once; sets the packet rate (~25k packets/s at the default 128). */
+  /** TCP connections open at once; sets the packet rate (~55k packets/s of capture time at the default 128). */
   concurrency?: number;
 }
 
