@@ -9,6 +9,7 @@ import { Store } from '../src/engine/store/store';
 const [file, stage, workersArg, db] = process.argv.slice(2);
 const workers = Number(workersArg ?? 1);
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 let packets = 0;
 let flows = 0;
 let fileBytes = 0;
@@ -34,4 +35,6 @@ if (stage === 'store') {
 }
 const seconds = (performance.now() - t0) / 1000;
 const maxRssMB = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(JSON.stringify({ stage, workers, seconds, packets, flows, fileBytes, maxRssMB }) + '\n');
+const cpu = process.cpuUsage(cpu0);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+process.stdout.write(JSON.stringify({ stage, workers, seconds, cpuSeconds, packets, flows, fileBytes, maxRssMB }) + '\n');
