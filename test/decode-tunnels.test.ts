@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -117,37 +118,48 @@ function expectFromTshark(row: string[][]): Expect {
   return e;
 }
 
-for (const file of TUNNEL_FILES) {
-  test(`tunnels: ${file.slice(FIXTURES.length + 1)} matches tshark packet by packet`, () => {
-    const pcap = readPcap(file);
-    const rows = tsharkFields(file, FIELDS);
-    assert.equal(pcap.packets.length, rows.length, 'packet count');
+test('tunnels: every packet of the tunnel fixtures matches tshark (type, id, outer and inner addresses, ports)', () => {
+  // One tshark run over the concatenated files; rows are split back per file by packet count.
+  const dir = mkdtempSync(join(tmpdir(), 'decode-tunnels-'));
+  try {
+    const merged = join(dir, 'tunnels.pcap');
+    execFileSync('mergecap', ['-a', '-F', 'pcap', '-w', merged, ...TUNNEL_FILES]);
+    const rows = tsharkFields(merged, FIELDS);
     const dec = new Decoder();
     const out = new DecodedPacket();
-    const tunnels = new Map<string, number>();
-    pcap.packets.forEach((p, i) => {
-      const e = expectFromTshark(rows[i]);
-      const st = dec.decode(pcap.buf, p.off, p.caplen, p.origLen, pcap.linkType, p.tsUs, out);
-      const where = `${file} frame ${i + 1}`;
-      assert.equal(st, e.status, `${where}: status`);
-      assert.equal(TUNNEL_NAMES[out.tunnelType], e.tunnel, `${where}: tunnel type`);
-      assert.equal(out.tunnelId, e.id, `${where}: tunnel id`);
-      assert.equal(out.tunnelTier, e.tunnel ? 1 : 0, `${where}: tier`);
-      assert.equal(ipToString(out.tunnelIpVersion, out.tunnelSrc), e.outerSrc, `${where}: outer src`);
-      assert.equal(ipToString(out.tunnelIpVersion, out.tunnelDst), e.outerDst, `${where}: outer dst`);
-      if (e.status === DecodeStatus.Ok) {
-        assert.equal(ipToString(out.ipVersion, out.srcIp), e.src, `${where}: inner src`);
-        assert.equal(ipToString(out.ipVersion, out.dstIp), e.dst, `${where}: inner dst`);
-        assert.equal(out.protocol, e.proto, `${where}: inner protocol`);
-        assert.equal(out.srcPort, e.sport, `${where}: inner src port`);
-        assert.equal(out.dstPort, e.dport, `${where}: inner dst port`);
-      }
-      tunnels.set(e.tunnel, (tunnels.get(e.tunnel) ?? 0) + 1);
-    });
-    // Each file is a tunnel file: every packet in it is tunnelled.
-    assert.equal(tunnels.get('') ?? 0, 0, 'untunnelled packets in a tunnel fixture');
-  });
-}
+    const perType = new Map<string, number>();
+    let row = 0;
+    for (const file of TUNNEL_FILES) {
+      const pcap = readPcap(file);
+      pcap.packets.forEach((p, i) => {
+        const e = expectFromTshark(rows[row++]);
+        const st = dec.decode(pcap.buf, p.off, p.caplen, p.origLen, pcap.linkType, p.tsUs, out);
+        const where = `${file.slice(FIXTURES.length + 1)} frame ${i + 1}`;
+        assert.equal(st, e.status, `${where}: status`);
+        assert.equal(TUNNEL_NAMES[out.tunnelType], e.tunnel, `${where}: tunnel type`);
+        assert.equal(out.tunnelId, e.id, `${where}: tunnel id`);
+        assert.equal(out.tunnelTier, e.tunnel ? 1 : 0, `${where}: tier`);
+        assert.equal(ipToString(out.tunnelIpVersion, out.tunnelSrc), e.outerSrc, `${where}: outer src`);
+        assert.equal(ipToString(out.tunnelIpVersion, out.tunnelDst), e.outerDst, `${where}: outer dst`);
+        if (e.status === DecodeStatus.Ok) {
+          assert.equal(ipToString(out.ipVersion, out.srcIp), e.src, `${where}: inner src`);
+          assert.equal(ipToString(out.ipVersion, out.dstIp), e.dst, `${where}: inner dst`);
+          assert.equal(out.protocol, e.proto, `${where}: inner protocol`);
+          assert.equal(out.srcPort, e.sport, `${where}: inner src port`);
+          assert.equal(out.dstPort, e.dport, `${where}: inner dst port`);
+        }
+        perType.set(e.tunnel, (perType.get(e.tunnel) ?? 0) + 1);
+      });
+    }
+    assert.equal(row, rows.length, 'tshark frames = reader frames');
+    // Every packet in these files is tunnelled, and every kind the fixtures hold is seen.
+    assert.equal(perType.get('') ?? 0, 0, 'untunnelled packets in a tunnel fixture');
+    assert.deepEqual([...perType.keys()].sort(), ['erspan', 'geneve', 'ipip', 'teb', 'tencent-gre', 'vxlan', 'vxlan-nsh']);
+    console.log(`# tunnel fixture packets per type: ${JSON.stringify(Object.fromEntries(perType))}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 /** Decodes packet `index` of a fixture; returns the packet's frame offset too. */
 function decodeFixture(file: string, index: number, out: DecodedPacket): { status: DecodeStatus; off: number } {
@@ -292,4 +304,191 @@ test('tunnels: UDP to 4789 without a valid VXLAN header stays plain UDP', () => 
   assert.equal(off.decode(base, 0, base.length, base.length, 1, 0, out), DecodeStatus.Ok);
   assert.equal(out.tunnelType, TunnelType.None);
   assert.equal(ipToString(4, out.srcIp), '172.16.1.103');
+});
+
+// ---- Built tunnels: variants the fixtures lack (IPv6 outer, GRE options, ERSPAN III subheader,
+// Geneve carrying IP, VXLAN-GPE without NSH, IPv4-in-IPv6, IPv6-in-IPv4, IP options and IPv6
+// extension headers in the outer packet), made from real fixture frames and checked with tshark.
+
+function ipv4(proto: number, src: number, dst: number, payload: Buffer, options = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(20 + options.length);
+  h[0] = 0x40 | ((20 + options.length) >> 2);
+  h.writeUInt16BE(h.length + payload.length, 2);
+  h[8] = 64;
+  h[9] = proto;
+  h.writeUInt32BE(src >>> 0, 12);
+  h.writeUInt32BE(dst >>> 0, 16);
+  options.copy(h, 20);
+  let s = 0;
+  for (let i = 0; i < h.length; i += 2) s += h.readUInt16BE(i);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  h.writeUInt16BE(~s & 0xffff, 10);
+  return Buffer.concat([h, payload]);
+}
+
+function ipv6(nh: number, srcLast: number, dstLast: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(40);
+  h[0] = 0x60;
+  h.writeUInt16BE(payload.length, 4);
+  h[6] = nh;
+  h[7] = 64;
+  h.writeUInt32BE(0x20010db8, 8);
+  h.writeUInt32BE(srcLast, 20);
+  h.writeUInt32BE(0x20010db8, 24);
+  h.writeUInt32BE(dstLast, 36);
+  return Buffer.concat([h, payload]);
+}
+
+function udp(dport: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(33333, 0);
+  h.writeUInt16BE(dport, 2);
+  h.writeUInt16BE(8 + payload.length, 4);
+  return Buffer.concat([h, payload]);
+}
+
+function eth(type: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(14);
+  h.write('020000000001020000000002', 0, 'hex');
+  h.writeUInt16BE(type, 12);
+  return Buffer.concat([h, payload]);
+}
+
+function gre(proto: number, payload: Buffer, o: { csum?: boolean; key?: number; seq?: number; ver?: number } = {}): Buffer {
+  const words: number[] = [];
+  let flags = o.ver ?? 0;
+  if (o.csum) {
+    flags |= 0x8000;
+    words.push(0);
+  }
+  if (o.key !== undefined) {
+    flags |= 0x2000;
+    words.push(o.key);
+  }
+  if (o.seq !== undefined) {
+    flags |= 0x1000;
+    words.push(o.seq);
+  }
+  const h = Buffer.alloc(4 + words.length * 4);
+  h.writeUInt16BE(flags, 0);
+  h.writeUInt16BE(proto, 2);
+  words.forEach((w, i) => h.writeUInt32BE(w >>> 0, 4 + i * 4));
+  return Buffer.concat([h, payload]);
+}
+
+function erspanII(session: number, frame: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h.writeUInt16BE(0x1000 | 10, 0); // version 1, VLAN 10
+  h.writeUInt16BE(session & 0x3ff, 2);
+  return Buffer.concat([h, frame]);
+}
+
+function erspanIII(session: number, frame: Buffer, subheader: boolean): Buffer {
+  const h = Buffer.alloc(12 + (subheader ? 8 : 0));
+  h.writeUInt16BE(0x2000 | 10, 0); // version 2 (= type III), VLAN 10
+  h.writeUInt16BE(session & 0x3ff, 2);
+  h.writeUInt32BE(123456, 4); // timestamp
+  h[11] = subheader ? 1 : 0; // O flag
+  if (subheader) h.writeUInt32BE(0x0c000000, 12); // platform id 3
+  return Buffer.concat([h, frame]);
+}
+
+function geneveHdr(protoType: number, vni: number, optWords: number, inner: Buffer): Buffer {
+  const h = Buffer.alloc(8 + optWords * 4);
+  h[0] = optWords;
+  h.writeUInt16BE(protoType, 2);
+  h.writeUIntBE(vni, 4, 3);
+  if (optWords) {
+    h.writeUInt16BE(0x0102, 8); // option class
+    h[10] = 0x80; // type
+    h[11] = optWords - 1; // option data length in words
+  }
+  return Buffer.concat([h, inner]);
+}
+
+function gpe(next: number, vni: number, inner: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = 0x0c; // I + P
+  h[3] = next;
+  h.writeUIntBE(vni, 4, 3);
+  return Buffer.concat([h, inner]);
+}
+
+function vxlanHdr(vni: number, frame: Buffer): Buffer {
+  const h = Buffer.alloc(8);
+  h[0] = 0x08;
+  h.writeUIntBE(vni, 4, 3);
+  return Buffer.concat([h, frame]);
+}
+
+/** IPv6 with hop-by-hop (8 bytes) and destination options (16 bytes) before `nh`. */
+function ipv6WithExt(nh: number, payload: Buffer): Buffer {
+  const hbh = Buffer.alloc(8);
+  hbh[0] = 60;
+  hbh[2] = 1; // PadN
+  hbh[3] = 4;
+  const dst = Buffer.alloc(16);
+  dst[0] = nh;
+  dst[1] = 1;
+  dst[2] = 1;
+  dst[3] = 12;
+  return ipv6(0, 0x10, 0x20, Buffer.concat([hbh, dst, payload]));
+}
+
+test('tunnels: built variants (IPv6 outer, GRE options, ERSPAN III, Geneve/GPE with IP, IP-in-IPv6) match tshark', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'decode-built-'));
+  try {
+    const gen = join(FIXTURES, 'agent/resources/test/flow_generator');
+    const E = fixtureFrame(join(gen, 'http.pcap'), 3); // IPv4 TCP with payload
+    const E6 = fixtureFrame(join(gen, 'amqp/amqp-error.pcap'), 3); // IPv6 TCP with payload
+    const ip4 = E.subarray(14);
+    const ip6 = E6.subarray(14);
+    const A = 0xc6336401; // 198.51.100.1
+    const B = 0xc6336402;
+    const cases: { name: string; frame: Buffer; type: TunnelType; id: number }[] = [
+      { name: 'GRE TEB over IPv6, key', frame: eth(0x86dd, ipv6(47, 1, 2, gre(0x6558, E, { key: 0x1234 }))), type: TunnelType.Teb, id: 0x1234 },
+      { name: 'GRE csum+key+seq, IPv4 inside', frame: eth(0x0800, ipv4(47, A, B, gre(0x0800, ip4, { csum: true, key: 0xfedcba98, seq: 7 }))), type: TunnelType.Gre, id: 0xfedcba98 },
+      { name: 'GRE without key, IPv6 inside', frame: eth(0x0800, ipv4(47, A, B, gre(0x86dd, ip6))), type: TunnelType.Gre, id: -1 },
+      { name: 'ERSPAN II', frame: eth(0x0800, ipv4(47, A, B, gre(0x88be, erspanII(0x3ff, E), { seq: 1 }))), type: TunnelType.Erspan, id: 0x3ff },
+      { name: 'ERSPAN III with subheader', frame: eth(0x0800, ipv4(47, A, B, gre(0x22eb, erspanIII(0x155, E6, true), { seq: 2 }))), type: TunnelType.Erspan, id: 0x155 },
+      { name: 'ERSPAN III without subheader', frame: eth(0x0800, ipv4(47, A, B, gre(0x22eb, erspanIII(9, E, false), { seq: 3 }))), type: TunnelType.Erspan, id: 9 },
+      { name: 'Geneve over IPv6 carrying IPv4', frame: eth(0x86dd, ipv6(17, 1, 2, udp(6081, geneveHdr(0x0800, 0xabcdef, 2, ip4)))), type: TunnelType.Geneve, id: 0xabcdef },
+      { name: 'Geneve carrying Ethernet, no options', frame: eth(0x0800, ipv4(17, A, B, udp(6081, geneveHdr(0x6558, 17, 0, E6)))), type: TunnelType.Geneve, id: 17 },
+      { name: 'VXLAN-GPE carrying Ethernet', frame: eth(0x0800, ipv4(17, A, B, udp(4790, gpe(3, 99, E)))), type: TunnelType.VxlanNsh, id: 99 },
+      { name: 'VXLAN-GPE carrying IPv6', frame: eth(0x0800, ipv4(17, A, B, udp(4790, gpe(2, 98, ip6)))), type: TunnelType.VxlanNsh, id: 98 },
+      { name: 'IPv4 in IPv6', frame: eth(0x86dd, ipv6(4, 1, 2, ip4)), type: TunnelType.Ipip, id: -1 },
+      { name: 'IPv6 in IPv4', frame: eth(0x0800, ipv4(41, A, B, ip6)), type: TunnelType.Ipip, id: -1 },
+      { name: 'VXLAN on 8472', frame: eth(0x0800, ipv4(17, A, B, udp(8472, vxlanHdr(5, E)))), type: TunnelType.Vxlan, id: 5 },
+      { name: 'outer IPv4 with options', frame: eth(0x0800, ipv4(17, A, B, udp(4789, vxlanHdr(6, E6)), Buffer.from([1, 1, 1, 0, 0x94, 4, 0, 0]))), type: TunnelType.Vxlan, id: 6 },
+      { name: 'outer IPv6 extension headers', frame: eth(0x86dd, ipv6WithExt(17, udp(4789, vxlanHdr(7, E)))), type: TunnelType.Vxlan, id: 7 },
+      { name: 'VXLAN in GRE (two tiers)', frame: eth(0x0800, ipv4(47, A, B, gre(0x0800, ipv4(17, B, A, udp(4789, vxlanHdr(8, E))), { key: 4 }))), type: TunnelType.Gre, id: 4 },
+    ];
+    const file = join(dir, 'built.pcap');
+    writePcap(file, 1, cases.map((c) => ({ data: c.frame })));
+    const rows = tsharkFields(file, FIELDS, ['-d', 'udp.port==8472,vxlan']);
+    assert.equal(rows.length, cases.length);
+    const dec = new Decoder();
+    const out = new DecodedPacket();
+    cases.forEach((c, i) => {
+      const e = expectFromTshark(rows[i]);
+      const st = dec.decode(c.frame, 0, c.frame.length, c.frame.length, 1, 0, out);
+      const where = c.name;
+      assert.equal(st, DecodeStatus.Ok, `${where}: status`);
+      assert.equal(e.status, DecodeStatus.Ok, `${where}: tshark sees an inner IP packet`);
+      assert.equal(TUNNEL_NAMES[out.tunnelType], TUNNEL_NAMES[c.type], `${where}: type`);
+      assert.equal(TUNNEL_NAMES[out.tunnelType], e.tunnel, `${where}: type vs tshark`);
+      assert.equal(out.tunnelId, c.id, `${where}: id`);
+      assert.equal(out.tunnelId, e.id, `${where}: id vs tshark`);
+      assert.equal(ipToString(out.tunnelIpVersion, out.tunnelSrc), e.outerSrc, `${where}: outer src`);
+      assert.equal(ipToString(out.tunnelIpVersion, out.tunnelDst), e.outerDst, `${where}: outer dst`);
+      assert.equal(ipToString(out.ipVersion, out.srcIp), e.src, `${where}: inner src`);
+      assert.equal(ipToString(out.ipVersion, out.dstIp), e.dst, `${where}: inner dst`);
+      assert.equal(out.protocol, 6, `${where}: inner protocol`);
+      assert.equal(out.srcPort, e.sport, `${where}: inner sport`);
+      assert.equal(out.dstPort, e.dport, `${where}: inner dport`);
+      assert.equal(out.tunnelTier, c.name.includes('two tiers') ? 2 : 1, `${where}: tier`);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
