@@ -213,7 +213,7 @@ test('pcapng: a captured length larger than its block, or above the limit', asyn
   const w = new PcapngWriter(true);
   w.shb();
   w.idb({ snapLen: 0 });
-  w.epb(0, 1n, all[0].data);
+  w.epb(0, BigInt(all[0].tsUs), all[0].data);
   const bigAt = w.epb(0, 2n, Buffer.alloc(300000));
   await expectFault(file(w.build(), 'pcapng'), bigAt, /claims 300000 captured bytes, more than the 262144-byte limit/, all.slice(0, 1));
 });
