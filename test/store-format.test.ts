@@ -102,6 +102,23 @@ test('query results as an aligned text table and as JSON', async (t) => {
   }
 });
 
+test('several statements run in order and the last one is shown; wide characters stay aligned', async () => {
+  const store = await Store.open(':memory:');
+  try {
+    const r = await store.query(`CREATE TABLE names (n VARCHAR, k INTEGER); INSERT INTO names VALUES ('日本', 1), ('ab', 22); SELECT n, k FROM names ORDER BY k`);
+    assert.deepEqual(r.rows, [['日本', 1], ['ab', 22]]);
+    // '日本' takes four terminal columns, like the header rule below it.
+    assert.equal(formatTable(r), 'n    |  k\n-----+---\n日本 |  1\nab   | 22\n(2 rows)\n');
+    assert.equal(formatTable(r, { maxCellWidth: 3 }).split('\n')[2], '日… |  1');
+    assert.deepEqual(await store.query('  '), { columns: [], types: [], rows: [] });
+    assert.deepEqual(await store.query('-- nothing to run'), { columns: [], types: [], rows: [] });
+    await assert.rejects(store.query('SELEC 1'), /Parser Error: syntax error at or near "SELEC"/);
+    await assert.rejects(store.query('SELECT * FROM nope'), /Table with name nope does not exist/);
+  } finally {
+    await store.close();
+  }
+});
+
 test('unit helpers', () => {
   assert.equal(formatCount(9876543210), '9,876,543,210');
   assert.equal(formatCount(-1234n), '-1,234');

@@ -204,6 +204,16 @@ test('a database from a newer Flowscope is refused with a clear message', async 
   });
 });
 
+test('one file is opened once per process; a path that cannot be a database says why', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'once.duckdb');
+  const store = await Store.open(path);
+  await assert.rejects(Store.open(join(dir, '.', 'once.duckdb')), /once\.duckdb: database is already open in this process/);
+  await store.close();
+  await (await Store.open(path)).close(); // free again after close
+  await assert.rejects(Store.open(dir), (err: Error) => err.message.startsWith(`${dir}: cannot open database: `));
+});
+
 test('a DuckDB file that is not a Flowscope store is left alone', async (t) => {
   const path = join(tempDir(t), 'other.duckdb');
   const instance = await DuckDBInstance.create(path);
@@ -233,14 +243,17 @@ test('a value that does not fit its column is refused, naming the column', async
   }
 });
 
-test('writers are flushed in 2048-row chunks and a store with an open writer refuses to close', async () => {
+test('a writer commits on demand and a store with an open writer refuses to close', async () => {
   const store = await Store.open(':memory:');
   const g = generate(5000);
   const writer = await store.flowWriter();
   for (let i = 0; i < 4097; i++) writer.add(g.flows[i]);
   assert.equal(writer.rowCount, 4097);
+  writer.commit(); // a live capture makes rows visible while the writer stays open
+  assert.deepEqual((await store.query('SELECT count(*) FROM flows')).rows, [[4097n]]);
+  writer.add(g.flows[4097]);
   await assert.rejects(store.close(), /close the 1 open writer/);
-  writer.close();
-  assert.deepEqual((await store.query('SELECT count(*), max(flow_id) FROM flows')).rows, [[4097n, 4097n]]);
+  assert.equal(writer.close(), 4098);
+  assert.deepEqual((await store.query('SELECT count(*), max(flow_id) FROM flows')).rows, [[4098n, 4098n]]);
   await store.close();
 });

@@ -60,6 +60,43 @@ export function formatPercent(ratio: number | null, digits = 2): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Terminal width of text: East Asian wide characters take two cells, combining marks none.
+
+function charWidth(cp: number): number {
+  if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
+  if (
+    (cp >= 0x1100 && cp <= 0x115f) ||
+    (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) ||
+    (cp >= 0xac00 && cp <= 0xd7a3) ||
+    (cp >= 0xf900 && cp <= 0xfaff) ||
+    (cp >= 0xfe30 && cp <= 0xfe4f) ||
+    (cp >= 0xff00 && cp <= 0xff60) ||
+    (cp >= 0xffe0 && cp <= 0xffe6) ||
+    (cp >= 0x1f300 && cp <= 0x1f64f) ||
+    (cp >= 0x1f900 && cp <= 0x1f9ff) ||
+    (cp >= 0x20000 && cp <= 0x3fffd)
+  ) {
+    return 2;
+  }
+  return 1;
+}
+
+/** Columns the text takes in a terminal. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) w += charWidth(ch.codePointAt(0)!);
+  return w;
+}
+
+function padEnd(s: string, width: number): string {
+  return s + ' '.repeat(Math.max(0, width - displayWidth(s)));
+}
+
+function padStart(s: string, width: number): string {
+  return ' '.repeat(Math.max(0, width - displayWidth(s))) + s;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Query results
 
 /** BLOB text as DuckDB prints it: printable ASCII as is, other bytes (and \\ ' ") as \\xNN. */
@@ -94,18 +131,28 @@ export interface TableOptions {
 /** Lay out rows of cells in aligned columns (no borders). */
 function alignRows(rows: string[][], rightAlign: boolean[], sep: string): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(c))));
   return rows.map((row) =>
     row
-      .map((c, i) => (rightAlign[i] ? c.padStart(widths[i]) : i === row.length - 1 ? c : c.padEnd(widths[i])))
+      .map((c, i) => (rightAlign[i] ? padStart(c, widths[i]) : i === row.length - 1 ? c : padEnd(c, widths[i])))
       .join(sep)
       .trimEnd(),
   );
 }
 
+/** One line of at most `max` columns; longer text ends in '…'. */
 function clip(s: string, max: number): string {
   const oneLine = s.replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
-  return oneLine.length > max ? oneLine.slice(0, Math.max(1, max - 1)) + '…' : oneLine;
+  if (displayWidth(oneLine) <= max) return oneLine;
+  let out = '';
+  let w = 0;
+  for (const ch of oneLine) {
+    const cw = charWidth(ch.codePointAt(0)!);
+    if (w + cw > max - 1) break;
+    out += ch;
+    w += cw;
+  }
+  return out + '…';
 }
 
 /**
@@ -117,10 +164,10 @@ export function formatTable(result: QueryResult, options: TableOptions = {}): st
   const right = result.columns.map((_, i) => NUMERIC_TYPE.test(result.types[i] ?? ''));
   const body = result.rows.map((row) => row.map((v) => clip(cellText(v), max)));
   const header = result.columns.map((c) => clip(c, max));
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const widths = header.map((h, i) => Math.max(displayWidth(h), ...body.map((r) => displayWidth(r[i]))));
   const line = (cells: string[]): string =>
     cells
-      .map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .map((c, i) => (right[i] ? padStart(c, widths[i]) : padEnd(c, widths[i])))
       .join(' | ')
       .trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)];

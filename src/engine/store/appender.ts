@@ -215,6 +215,17 @@ export class TableWriter<R> {
     this.rows = 0;
   }
 
+  /**
+   * Make everything added so far visible to queries (a live capture calls this now and then);
+   * DuckDB otherwise keeps appended chunks in the appender until it fills or closes.
+   */
+  commit(): void {
+    if (this.closed) throw new Error(`store: ${this.table} writer is closed`);
+    if (this.failed) throw this.failed;
+    this.flush();
+    this.appender.flushSync();
+  }
+
   /** A bad value is a bug upstream: the chunk holding it is dropped and the writer fails loudly. */
   private badValue(column: string, value: number, row: number): Error {
     this.rows = 0;

@@ -99,12 +99,33 @@ const converters: Record<DuckDBTypeId, DuckDBValueConverter<QueryValue> | undefi
 
 export const queryValueConverter: DuckDBValueConverter<QueryValue> = createDuckDBValueConverter(converters);
 
-/** Run one SQL text (the last statement's result is returned) and read every row. */
+/**
+ * Run SQL text, which may hold several statements separated by ';': all run in order and the
+ * result of the last one is returned.
+ */
 export async function runQuery(conn: DuckDBConnection, sql: string): Promise<QueryResult> {
-  const reader = await conn.runAndReadAll(sql);
-  return {
-    columns: reader.deduplicatedColumnNames(),
-    types: reader.columnTypes().map((t) => t.toString()),
-    rows: reader.convertRows(queryValueConverter),
-  };
+  // Text without any statement (blank, comments only) makes the binding fail without a reason.
+  const bare = sql.replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '').replace(/[\s;]/g, '');
+  if (bare === '') return { columns: [], types: [], rows: [] };
+  const statements = await conn.extractStatements(sql);
+  if (statements.count === 0) return { columns: [], types: [], rows: [] };
+  for (let i = 0; i < statements.count - 1; i++) {
+    const prepared = await statements.prepare(i);
+    try {
+      await prepared.run();
+    } finally {
+      prepared.destroySync();
+    }
+  }
+  const prepared = await statements.prepare(statements.count - 1);
+  try {
+    const reader = await prepared.runAndReadAll();
+    return {
+      columns: reader.deduplicatedColumnNames(),
+      types: reader.columnTypes().map((t) => t.toString()),
+      rows: reader.convertRows(queryValueConverter),
+    };
+  } finally {
+    prepared.destroySync();
+  }
 }

@@ -1,6 +1,6 @@
 // The workspace database: one DuckDB file (or :memory:) holding the contract tables of schema.ts.
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../../shared/records';
 import { FLOW_ACCESSORS, TableWriter, type FlowWriter } from './appender';
@@ -15,6 +15,10 @@ async function nextId(conn: DuckDBConnection, column: string, tables: string[], 
   return Number(reader.getRows()[0][0]) + 1;
 }
 
+// Two DuckDB instances on one file in one process corrupt it (the file lock is per process), so a
+// second open of the same file is refused.
+const openFiles = new Set<string>();
+
 export class Store {
   private writers = 0;
   private closed = false;
@@ -22,6 +26,7 @@ export class Store {
   private constructor(
     /** The path given to open(), ':memory:' for an in-memory store. */
     readonly path: string,
+    private readonly file: string | null,
     private readonly instance: DuckDBInstance,
     /** The store's connection, for engine modules that run their own queries. */
     readonly conn: DuckDBConnection,
@@ -34,12 +39,23 @@ export class Store {
 
   /** Open or create a store; creates missing parent directories; migrates to SCHEMA_VERSION. */
   static async open(path: string = ':memory:'): Promise<Store> {
-    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    const file = path === ':memory:' || path === '' ? null : resolve(path);
+    if (file !== null) {
+      if (openFiles.has(file)) throw new Error(`${path}: database is already open in this process`);
+      mkdirSync(dirname(file), { recursive: true });
+    }
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(path);
     } catch (err) {
       throw new Error(`${path}: cannot open database: ${(err as Error).message}`, { cause: err });
+    }
+    if (file !== null) {
+      if (openFiles.has(file)) {
+        instance.closeSync(); // lost a race with a concurrent open of the same file
+        throw new Error(`${path}: database is already open in this process`);
+      }
+      openFiles.add(file);
     }
     let conn: DuckDBConnection | null = null;
     try {
@@ -48,10 +64,11 @@ export class Store {
       const nextCapture = await nextId(conn, 'capture_id', ['captures', 'interfaces', 'flows', 'requests'], 'next_capture_id');
       const nextFlow = await nextId(conn, 'flow_id', ['flows', 'requests'], 'next_flow_id');
       const nextRequest = await nextId(conn, 'request_id', ['requests'], 'next_request_id');
-      return new Store(path, instance, conn, found, nextCapture, nextFlow, nextRequest);
+      return new Store(path, file, instance, conn, found, nextCapture, nextFlow, nextRequest);
     } catch (err) {
       conn?.closeSync();
       instance.closeSync();
+      if (file !== null) openFiles.delete(file);
       throw err;
     }
   }
@@ -132,6 +149,15 @@ export class Store {
     }
   }
 
+  /**
+   * Another connection to the same database, for work that must not share the store's own
+   * connection (e.g. the app's read-only queries while an import appends). Close it before the store.
+   */
+  async connect(): Promise<DuckDBConnection> {
+    this.checkOpen();
+    return this.instance.connect();
+  }
+
   /** Run SQL (e.g. from `flowscope query`) and return every row as JS values. */
   async query(sql: string): Promise<QueryResult> {
     this.checkOpen();
@@ -153,6 +179,7 @@ export class Store {
       this.closed = true;
       this.conn.closeSync();
       this.instance.closeSync();
+      if (this.file !== null) openFiles.delete(this.file);
     }
   }
 
