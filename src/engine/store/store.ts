@@ -22,6 +22,7 @@ const openFiles = new Set<string>();
 export class Store {
   private writers = 0;
   private closed = false;
+  private readonly connections = new Set<DuckDBConnection>();
 
   private constructor(
     /** The path given to open(), ':memory:' for an in-memory store. */
@@ -158,10 +159,31 @@ export class Store {
     return this.instance.connect();
   }
 
-  /** Run SQL (e.g. from `flowscope query`) and return every row as JS values. */
-  async query(sql: string): Promise<QueryResult> {
+  /**
+   * A connection of its own, for work that may run while another is in flight (DuckDB connections
+   * must not run two statements at once; the store's `conn` also carries the writers' appenders).
+   * It sees committed data only. Close it with closeSync(); close() closes any left open.
+   */
+  async connect(): Promise<DuckDBConnection> {
     this.checkOpen();
-    return runQuery(this.conn, sql);
+    const conn = await this.instance.connect();
+    this.connections.add(conn);
+    const closeSync = conn.closeSync.bind(conn);
+    conn.closeSync = () => {
+      this.connections.delete(conn);
+      closeSync();
+    };
+    return conn;
+  }
+
+  /** Run SQL (e.g. from `flowscope query`) on its own connection; every row as JS values. */
+  async query(sql: string): Promise<QueryResult> {
+    const conn = await this.connect();
+    try {
+      return await runQuery(conn, sql);
+    } finally {
+      conn.closeSync();
+    }
   }
 
   /** Persist the id counters, checkpoint and release the file. */
@@ -177,6 +199,7 @@ export class Store {
       if (this.path !== ':memory:' && this.path !== '') await this.conn.run('CHECKPOINT');
     } finally {
       this.closed = true;
+      for (const c of [...this.connections]) c.closeSync();
       this.conn.closeSync();
       this.instance.closeSync();
       if (this.file !== null) openFiles.delete(this.file);

@@ -45,8 +45,6 @@ function numOrNull(v: unknown): number | null {
   return v === null || v === undefined ? null : num(v);
 }
 
-let tempSeq = 0;
-
 export async function captureSummary(
   store: Store,
   captureIds?: readonly number[],
@@ -58,25 +56,25 @@ export async function captureSummary(
     if (!Number.isInteger(id)) throw new Error(`captureSummary: bad capture id ${id}`);
   }
   const filter = captureIds === undefined ? 'TRUE' : captureIds.length === 0 ? 'FALSE' : `capture_id IN (${captureIds.join(', ')})`;
-  const conn = store.conn;
+  // Its own connection: the temp tables below are private to it and vanish with it.
+  const conn = await store.connect();
   const rows = async (sql: string): Promise<unknown[][]> => (await conn.runAndReadAll(sql)).getRows();
 
   // Every flow row with its connection number; then one representative row per connection.
-  const t = `fs_summary_${process.pid}_${++tempSeq}`;
-  const rowsTable = `${t}_rows`;
-  const repsTable = `${t}_reps`;
-  await conn.run(`
-    CREATE TEMP TABLE ${rowsTable} AS
-    WITH gaps AS (
-      SELECT *, CASE WHEN lag(start_time) OVER w IS NULL OR start_time - lag(start_time) OVER w > ${CONNECTION_GAP_US}
-                     THEN 1 ELSE 0 END AS is_new
-      FROM flows WHERE ${filter}
-      WINDOW w AS (PARTITION BY ${TUPLE} ORDER BY start_time, flow_id)
-    )
-    SELECT *, sum(is_new) OVER (PARTITION BY ${TUPLE} ORDER BY start_time, flow_id
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS conn_no
-    FROM gaps`);
+  const rowsTable = 'summary_rows';
+  const repsTable = 'summary_reps';
   try {
+    await conn.run(`
+      CREATE TEMP TABLE ${rowsTable} AS
+      WITH gaps AS (
+        SELECT *, CASE WHEN lag(start_time) OVER w IS NULL OR start_time - lag(start_time) OVER w > ${CONNECTION_GAP_US}
+                       THEN 1 ELSE 0 END AS is_new
+        FROM flows WHERE ${filter}
+        WINDOW w AS (PARTITION BY ${TUPLE} ORDER BY start_time, flow_id)
+      )
+      SELECT *, sum(is_new) OVER (PARTITION BY ${TUPLE} ORDER BY start_time, flow_id
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS conn_no
+      FROM gaps`);
     await conn.run(`
       CREATE TEMP TABLE ${repsTable} AS
       SELECT * FROM ${rowsTable}
@@ -214,7 +212,7 @@ export async function captureSummary(
       observationPoints,
     };
   } finally {
-    await conn.run(`DROP TABLE IF EXISTS ${repsTable}; DROP TABLE IF EXISTS ${rowsTable}`);
+    conn.closeSync();
   }
 }
 
