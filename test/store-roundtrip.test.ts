@@ -214,6 +214,25 @@ test('one file is opened once per process; a path that cannot be a database says
   await assert.rejects(Store.open(dir), (err: Error) => err.message.startsWith(`${dir}: cannot open database: `));
 });
 
+test('extra connections see committed data and are closed with the store', async (t) => {
+  const path = join(tempDir(t), 'conns.duckdb');
+  const store = await Store.open(path);
+  const reader = await store.connect();
+  const forgotten = await store.connect();
+  const w = await store.flowWriter();
+  for (const f of generate(3000).flows) w.add(f);
+  w.close();
+  const r = await reader.runAndReadAll('SELECT count(*) FROM flows');
+  assert.deepEqual(r.getRows(), [[3000n]]);
+  reader.closeSync();
+  reader.closeSync();
+  void forgotten;
+  await store.close(); // closes `forgotten` too, so the file is free again
+  const again = await Store.open(path);
+  assert.deepEqual((await again.query('SELECT count(*) FROM flows')).rows, [[3000n]]);
+  await again.close();
+});
+
 test('a DuckDB file that is not a Flowscope store is left alone', async (t) => {
   const path = join(tempDir(t), 'other.duckdb');
   const instance = await DuckDBInstance.create(path);

@@ -151,18 +151,10 @@ export class Store {
   }
 
   /**
-   * Another connection to the same database, for work that must not share the store's own
-   * connection (e.g. the app's read-only queries while an import appends). Close it before the store.
-   */
-  async connect(): Promise<DuckDBConnection> {
-    this.checkOpen();
-    return this.instance.connect();
-  }
-
-  /**
-   * A connection of its own, for work that may run while another is in flight (DuckDB connections
-   * must not run two statements at once; the store's `conn` also carries the writers' appenders).
-   * It sees committed data only. Close it with closeSync(); close() closes any left open.
+   * Another connection to the same database, for work that may run while another is in flight
+   * (e.g. the app's read-only queries while an import appends): a DuckDB connection must not run
+   * two statements at once, and the store's `conn` carries the writers' appenders. It sees
+   * committed data only. Close it with closeSync() (twice is harmless); close() closes any left open.
    */
   async connect(): Promise<DuckDBConnection> {
     this.checkOpen();
@@ -170,7 +162,7 @@ export class Store {
     this.connections.add(conn);
     const closeSync = conn.closeSync.bind(conn);
     conn.closeSync = () => {
-      this.connections.delete(conn);
+      if (!this.connections.delete(conn)) return;
       closeSync();
     };
     return conn;
