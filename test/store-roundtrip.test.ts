@@ -207,8 +207,12 @@ test('a database from a newer Flowscope is refused with a clear message', async 
 test('one file is opened once per process; a path that cannot be a database says why', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'once.duckdb');
-  const store = await Store.open(path);
-  await assert.rejects(Store.open(join(dir, '.', 'once.duckdb')), /once\.duckdb: database is already open in this process/);
+  const [first, second] = await Promise.allSettled([Store.open(path), Store.open(join(dir, '.', 'once.duckdb'))]);
+  assert.equal(first.status, 'fulfilled');
+  assert.equal(second.status, 'rejected');
+  assert.match((second as PromiseRejectedResult).reason.message, /once\.duckdb: database is already open in this process/);
+  const store = (first as PromiseFulfilledResult<Store>).value;
+  await assert.rejects(Store.open(path), /already open in this process/);
   await store.close();
   await (await Store.open(path)).close(); // free again after close
   await assert.rejects(Store.open(dir), (err: Error) => err.message.startsWith(`${dir}: cannot open database: `));

@@ -15,8 +15,8 @@ async function nextId(conn: DuckDBConnection, column: string, tables: string[], 
   return Number(reader.getRows()[0][0]) + 1;
 }
 
-// Two DuckDB instances on one file in one process corrupt it (the file lock is per process), so a
-// second open of the same file is refused.
+// Two DuckDB instances in one process must not attach the same file (node-api README; the OS file
+// lock only keeps other processes out), so a second open of the same file is refused.
 const openFiles = new Set<string>();
 
 export class Store {
@@ -29,7 +29,8 @@ export class Store {
     readonly path: string,
     private readonly file: string | null,
     private readonly instance: DuckDBInstance,
-    /** The store's connection, for engine modules that run their own queries. */
+    /** The store's own connection; it carries the writers' appenders. Work that may overlap with
+     *  other work (queries from the UI) belongs on connect(). */
     readonly conn: DuckDBConnection,
     /** Schema version the file had before open() migrated it (0 = new database). */
     readonly openedAtVersion: number,
@@ -43,20 +44,15 @@ export class Store {
     const file = path === ':memory:' || path === '' ? null : resolve(path);
     if (file !== null) {
       if (openFiles.has(file)) throw new Error(`${path}: database is already open in this process`);
-      mkdirSync(dirname(file), { recursive: true });
+      openFiles.add(file); // before the first await, so two concurrent opens cannot both pass
     }
     let instance: DuckDBInstance;
     try {
+      if (file !== null) mkdirSync(dirname(file), { recursive: true });
       instance = await DuckDBInstance.create(path);
     } catch (err) {
+      if (file !== null) openFiles.delete(file);
       throw new Error(`${path}: cannot open database: ${(err as Error).message}`, { cause: err });
-    }
-    if (file !== null) {
-      if (openFiles.has(file)) {
-        instance.closeSync(); // lost a race with a concurrent open of the same file
-        throw new Error(`${path}: database is already open in this process`);
-      }
-      openFiles.add(file);
     }
     let conn: DuckDBConnection | null = null;
     try {
