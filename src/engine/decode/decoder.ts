@@ -40,6 +40,8 @@ export class Decoder {
   readonly tunnelTierLimit: number;
   private readonly ip = new IpInfo();
   private readonly hit = new TunnelHit();
+  /** The current packet's time, kept in a field: a double passed on as an argument would be boxed. */
+  private tsUs = 0;
 
   constructor(opts: DecoderOptions = {}) {
     this.fragments = new FragmentTable(opts.maxPendingFragments ?? 1024, opts.fragmentTimeoutUs ?? 30_000_000);
@@ -48,7 +50,8 @@ export class Decoder {
 
   /**
    * Decodes the frame at buf[off, off+caplen) of link type `linkType` into `out`. `origLen` is the
-   * length on the wire, `tsUs` the capture time (used for fragment timeouts only).
+   * length on the wire, `tsUs` the capture time in µs (used for fragment timeouts only); pass 0 to
+   * use `out.tsUs` instead — a double argument may be boxed (allocated) per call, a field is not.
    */
   decode(
     buf: Buffer,
@@ -59,6 +62,13 @@ export class Decoder {
     tsUs: number,
     out: DecodedPacket,
   ): DecodeStatus {
+    // Kept tiny so V8 inlines it into the caller's loop: the double tsUs then lands in a field
+    // unboxed instead of being boxed (allocated) for a call on every packet.
+    this.tsUs = tsUs !== 0 ? tsUs : out.tsUs;
+    return this.frame(buf, off, caplen, origLen, linkType, out);
+  }
+
+  private frame(buf: Buffer, off: number, caplen: number, origLen: number, linkType: number, out: DecodedPacket): DecodeStatus {
     out.reset();
     out.buf = buf;
     out.linkType = linkType;
@@ -73,11 +83,11 @@ export class Decoder {
       if (l3 === LINK_UNKNOWN) return DecodeStatus.UnknownLinkType;
       return DecodeStatus.Malformed;
     }
-    return this.network(buf, l3, capEnd, wireEnd, tsUs, out);
+    return this.network(buf, l3, capEnd, wireEnd, out);
   }
 
   /** From an IP header (version announced in out.ipVersion) to the innermost transport header. */
-  private network(buf: Buffer, l3: number, capEnd: number, wireEnd: number, tsUs: number, out: DecodedPacket): DecodeStatus {
+  private network(buf: Buffer, l3: number, capEnd: number, wireEnd: number, out: DecodedPacket): DecodeStatus {
     const h = this.ip;
     let reassembledId = -1;
     for (;;) {
@@ -103,7 +113,7 @@ export class Decoder {
           out.protocol,
           out.srcIp,
           out.dstIp,
-          tsUs,
+          this.tsUs,
         );
         if (fs !== DecodeStatus.Ok) return fs;
         reassembledId = out.ipId;

@@ -1,7 +1,7 @@
 // IPv4 and IPv6 headers (with IPv6 extension headers). Fills addresses and lengths into the
 // DecodedPacket and what the decoder needs next (L4 start, stated end, fragment facts) into IpInfo.
 
-import { i32, u16, u32 } from './bytes';
+import { putWord, u16, u32 } from './bytes';
 import { DecodeStatus, type DecodedPacket } from './packet';
 
 /** Per-header scratch the decoder reuses for every packet (no allocation). */
@@ -52,11 +52,11 @@ export function parseIpv4(buf: Buffer, l3: number, capEnd: number, wireEnd: numb
   out.protocol = buf[l3 + 9];
   const s = out.srcIp;
   const d = out.dstIp;
-  s[0] = i32(buf, l3 + 12);
+  putWord(s, 0, buf, l3 + 12);
   s[1] = 0;
   s[2] = 0;
   s[3] = 0;
-  d[0] = i32(buf, l3 + 16);
+  putWord(d, 0, buf, l3 + 16);
   d[1] = 0;
   d[2] = 0;
   d[3] = 0;
@@ -92,14 +92,14 @@ export function parseIpv6(buf: Buffer, l3: number, capEnd: number, wireEnd: numb
   out.ttl = buf[l3 + 7];
   const s = out.srcIp;
   const d = out.dstIp;
-  s[0] = i32(buf, l3 + 8);
-  s[1] = i32(buf, l3 + 12);
-  s[2] = i32(buf, l3 + 16);
-  s[3] = i32(buf, l3 + 20);
-  d[0] = i32(buf, l3 + 24);
-  d[1] = i32(buf, l3 + 28);
-  d[2] = i32(buf, l3 + 32);
-  d[3] = i32(buf, l3 + 36);
+  putWord(s, 0, buf, l3 + 8);
+  putWord(s, 1, buf, l3 + 12);
+  putWord(s, 2, buf, l3 + 16);
+  putWord(s, 3, buf, l3 + 20);
+  putWord(d, 0, buf, l3 + 24);
+  putWord(d, 1, buf, l3 + 28);
+  putWord(d, 2, buf, l3 + 32);
+  putWord(d, 3, buf, l3 + 36);
   out.l3PayloadLen = plen;
   h.statedEnd = statedEnd;
   h.fragOffset = 0;
@@ -123,7 +123,7 @@ export function parseIpv6(buf: Buffer, l3: number, capEnd: number, wireEnd: numb
       h.fragHeader = p;
       h.fragOffset = fo & 0xfff8;
       h.moreFragments = (fo & 1) !== 0;
-      out.ipId = u32(buf, p + 4);
+      out.ipId = u32(buf, p + 4); // fragments only: the rare path
       nh = buf[p];
       p += 8;
       h.fragDataOffset = p - l3;

@@ -2,7 +2,7 @@
 // `capEnd` is already limited to the IP datagram (no Ethernet padding); `statedEnd` is where the
 // IP header says the datagram ends.
 
-import { u16, u32 } from './bytes';
+import { u16 } from './bytes';
 import { DecodeStatus, TCP_SYN, type DecodedPacket } from './packet';
 
 const TCPOPT_EOL = 0;
@@ -16,8 +16,9 @@ export function parseTcp(buf: Buffer, l4: number, capEnd: number, statedEnd: num
   if (doff < 20 || l4 + doff > capEnd) return DecodeStatus.Malformed;
   out.srcPort = u16(buf, l4);
   out.dstPort = u16(buf, l4 + 2);
-  out.tcpSeq = u32(buf, l4 + 4);
-  out.tcpAck = u32(buf, l4 + 8);
+  // Inline (not u32()): a non-inlined call would box these non-Smi values on every packet.
+  out.tcpSeq = ((buf[l4 + 4] << 24) | (buf[l4 + 5] << 16) | (buf[l4 + 6] << 8) | buf[l4 + 7]) >>> 0;
+  out.tcpAck = ((buf[l4 + 8] << 24) | (buf[l4 + 9] << 16) | (buf[l4 + 10] << 8) | buf[l4 + 11]) >>> 0;
   // 12 bits: the 8 classic flags plus AE (ex-NS) and the reserved bits, as tshark's tcp.flags.
   const flags = ((buf[l4 + 12] & 0x0f) << 8) | buf[l4 + 13];
   out.tcpFlags = flags;

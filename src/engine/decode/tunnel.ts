@@ -3,7 +3,7 @@
 // Each function checks that the header is valid and fully inside the enclosing payload; if so it
 // fills TunnelHit and returns true, otherwise the packet stays what it was (plain UDP / GRE).
 
-import { u16, u32 } from './bytes';
+import { u16 } from './bytes';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_TEB } from './link';
 import { TunnelType } from './packet';
 
@@ -119,7 +119,8 @@ export function greTunnel(buf: Buffer, g: number, capEnd: number, end: number, h
   if ((flags & GRE_SEQ) !== 0) p += 4;
   if (ver === 1 && (flags & GRE_ACK) !== 0) p += 4;
   if (end - p < 0 || capEnd - p < 0) return false;
-  if ((flags & GRE_KEY) !== 0) key = u32(buf, keyAt);
+  // Inline rather than u32(): a key ≥ 2^30 returned from a non-inlined call would be boxed.
+  if ((flags & GRE_KEY) !== 0) key = ((buf[keyAt] << 24) | (buf[keyAt + 1] << 16) | (buf[keyAt + 2] << 8) | buf[keyAt + 3]) >>> 0;
 
   if (proto === ETHERTYPE_IPV4 || proto === ETHERTYPE_IPV6) {
     // Tencent's GRE is version 1 with a key carrying the VPC id; real PPTP (v1) carries PPP, not IP.
