@@ -109,3 +109,51 @@ export interface FlowRecord {
   handshakeSeen: boolean;
   l7Protocol: string;
 }
+
+/** requests.response_status (SPEC.md "Requests"). */
+export type RequestStatus = 'ok' | 'client_error' | 'server_error' | 'timeout' | 'unknown';
+
+/**
+ * One row of `requests`: a request/response pair, or a lone request or response, seen at one
+ * observation point. Fields a protocol lacks are null.
+ */
+export interface RequestRecord {
+  requestId: number;
+  /** flows.flow_id of the flow that carried it at this observation point (0 when not known). */
+  flowId: number;
+  captureId: number;
+  ifIndex: number;
+  observationPoint: string;
+  /** µs: first request packet (first response packet when there is no request). */
+  startTime: number;
+  /** µs: last packet of the pair. */
+  endTime: number;
+  /** µs: first response packet − first request packet; null when unpaired. */
+  duration: number | null;
+  /** 'http' | 'dns' | ... */
+  l7Protocol: string;
+  version: string | null;
+  requestType: string | null;
+  requestDomain: string | null;
+  requestResource: string | null;
+  endpoint: string | null;
+  responseStatus: RequestStatus;
+  responseCode: number | null;
+  responseException: string | null;
+  responseResult: string | null;
+  traceId: string | null;
+  spanId: string | null;
+  parentSpanId: string | null;
+  xRequestId0: string | null;
+  xRequestId1: string | null;
+  /** TCP sequence number of the first request / response byte; null on UDP or when absent. */
+  reqTcpSeq: number | null;
+  respTcpSeq: number | null;
+  requestLength: number | null;
+  responseLength: number | null;
+  clientIp: string;
+  serverIp: string;
+  clientPort: number;
+  serverPort: number;
+  signalSource: 'packet' | 'ebpf' | 'otel';
+}

@@ -1,0 +1,99 @@
+// Pairs the requests and responses of one flow. With session ids (DNS id, stream id) a response takes
+// the oldest open request with its id; without, the oldest open request (FIFO — HTTP/1.1 pipelining
+// included). A response with no open request is a row of its own. An exchange is handed on when its
+// response (and its request) have ended; a request left without response past the protocol's timeout
+// (capture time) or at the end of the flow becomes a 'timeout' row.
+
+import { MsgKind, type L7Message, type ResponseStatus } from './types';
+
+export interface Exchange {
+  req: L7Message | null;
+  resp: L7Message | null;
+}
+
+/** Receives finished exchanges; `status` overrides the response's own status when not null. */
+export type ExchangeHandler = (x: Exchange, status: ResponseStatus | null) => void;
+
+/** Open exchanges per flow before the oldest is given up (DeepFlow's session table reports it as unknown). */
+export const MAX_OPEN_EXCHANGES = 1024;
+
+export class Pairer {
+  private open: Exchange[] = [];
+
+  constructor(
+    private readonly bySessionId: boolean,
+    private readonly timeoutUs: number,
+    private readonly handler: ExchangeHandler,
+    private readonly maxOpen = MAX_OPEN_EXCHANGES,
+  ) {}
+
+  get openCount(): number {
+    return this.open.length;
+  }
+
+  /** Capture time of the oldest open exchange, or Infinity. */
+  get oldestStart(): number {
+    let t = Infinity;
+    for (const x of this.open) {
+      const s = x.req !== null ? x.req.startTs : x.resp!.startTs;
+      if (s < t) t = s;
+    }
+    return t;
+  }
+
+  begin(m: L7Message): void {
+    if (m.kind === MsgKind.Request) {
+      this.open.push({ req: m, resp: null });
+    } else {
+      let match: Exchange | null = null;
+      for (const x of this.open) {
+        if (x.req !== null && x.resp === null && (!this.bySessionId || x.req.sessionId === m.sessionId)) {
+          match = x;
+          break;
+        }
+      }
+      if (match !== null) match.resp = m;
+      else this.open.push({ req: null, resp: m });
+    }
+    while (this.open.length > this.maxOpen) {
+      const x = this.open.shift()!;
+      this.handler(x, x.resp === null ? 'unknown' : null);
+    }
+  }
+
+  /** A message ended: hand on every exchange that is now complete. */
+  end(): void {
+    const open = this.open;
+    for (let i = 0; i < open.length; ) {
+      const x = open[i];
+      if (x.resp !== null && x.resp.ended && (x.req === null || x.req.ended)) {
+        open.splice(i, 1);
+        this.handler(x, null);
+      } else {
+        i++;
+      }
+    }
+  }
+
+  /** Capture time moved to `nowUs`: requests unanswered for longer than the timeout are timeouts. */
+  expire(nowUs: number): void {
+    const open = this.open;
+    for (let i = 0; i < open.length; ) {
+      const x = open[i];
+      const start = x.req !== null ? x.req.startTs : x.resp!.startTs;
+      if (nowUs - start > this.timeoutUs) {
+        open.splice(i, 1);
+        this.handler(x, x.resp === null ? 'timeout' : null);
+      } else {
+        i++;
+      }
+    }
+  }
+
+  /** The flow ended: everything open is handed on; requests without response are timeouts. */
+  flush(): void {
+    const open = this.open;
+    this.open = [];
+    for (const x of open) this.handler(x, x.resp === null ? 'timeout' : null);
+  }
+}

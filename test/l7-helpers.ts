@@ -1,0 +1,129 @@
+// Shared by the l7-*.test.ts files: run captures through decode → a minimal flow keying → L7Engine, the
+// way the flow table will drive it. Not a test file itself.
+
+import { execFileSync } from 'node:child_process';
+import { openCapture } from '../src/engine/capture/open';
+import { Decoder } from '../src/engine/decode/decoder';
+import { DecodeStatus, DecodedPacket, IPPROTO_TCP, IPPROTO_UDP, ipToString } from '../src/engine/decode/packet';
+import { L7Engine, type L7EngineOptions } from '../src/engine/l7/engine';
+import type { RequestRecord } from '../src/shared/records';
+
+export const FLOWGEN = '/work/shared/fixtures/deepflow/agent/resources/test/flow_generator';
+export const SAMPLES = new URL('../samples/', import.meta.url).pathname;
+
+const LINKTYPE_LINUX_SLL2 = 276;
+
+/** One packet as the tests hand it to the engine: the decoded view and a copy of its frame. */
+export interface RawPacket {
+  tsUs: number;
+  ifIndex: number;
+  linkType: number;
+  data: Buffer;
+}
+
+/** Every packet of a capture, copied (tests edit the list: drop, reorder, split). */
+export async function readPackets(path: string): Promise<RawPacket[]> {
+  const source = await openCapture(path);
+  const out: RawPacket[] = [];
+  for await (const b of source.batches()) {
+    for (let i = 0; i < b.count; i++) {
+      const srcIf = b.ifIndex[i];
+      out.push({
+        tsUs: b.tsUs[i],
+        ifIndex: srcIf,
+        linkType: source.interfaces[srcIf].linkType,
+        data: Buffer.from(b.buf.subarray(b.offset[i], b.offset[i] + b.caplen[i])),
+      });
+    }
+  }
+  return out;
+}
+
+interface Flow {
+  key: string;
+  /** Source "ip:port" of the client as decided on the first packet. */
+  client: string;
+}
+
+/** Client = SYN sender, SYN-ACK receiver, else the side with the higher (ephemeral) port. */
+function clientOf(p: DecodedPacket, src: string, dst: string): string {
+  if (p.protocol === IPPROTO_TCP) {
+    const f = p.tcpFlags & 0x12;
+    if (f === 0x02) return src;
+    if (f === 0x12) return dst;
+  }
+  if (p.srcPort === 53 || p.srcPort === 80) return dst;
+  if (p.dstPort === 53 || p.dstPort === 80) return src;
+  return p.srcPort > p.dstPort ? src : dst;
+}
+
+export interface RunResult {
+  records: RequestRecord[];
+  engine: L7Engine;
+  /** Flow key → protocol as onFlowEnd reported it. */
+  protocols: Map<string, string>;
+}
+
+/**
+ * Decodes the packets and drives an L7Engine: flows keyed by (interface, tunnel, 5-tuple), direction by
+ * the first SYN or the ports, every flow ended at the end with a flow id in order of first packet.
+ */
+export function runPackets(packets: RawPacket[], opts: Partial<L7EngineOptions> = {}): RunResult {
+  const records: RequestRecord[] = [];
+  const engine = new L7Engine({ captureId: 1, onRecord: (r) => records.push(r), ...opts });
+  const decoder = new Decoder();
+  const p = new DecodedPacket();
+  const flows = new Map<string, Flow>();
+  const ids = new Map<Flow, number>();
+  for (const raw of packets) {
+    p.tsUs = raw.tsUs;
+    p.frameLen = raw.data.length;
+    const st = decoder.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p);
+    if (st !== DecodeStatus.Ok || (p.protocol !== IPPROTO_TCP && p.protocol !== IPPROTO_UDP)) continue;
+    const ifIndex = raw.linkType === LINKTYPE_LINUX_SLL2 && p.linkIfIndex >= 0 ? p.linkIfIndex : raw.ifIndex;
+    const src = `${ipToString(p.ipVersion, p.srcIp)}:${p.srcPort}`;
+    const dst = `${ipToString(p.ipVersion, p.dstIp)}:${p.dstPort}`;
+    const [a, b] = src < dst ? [src, dst] : [dst, src];
+    const key = `${ifIndex}|${p.tunnelType}|${p.tunnelId}|${p.protocol}|${a}|${b}`;
+    let f = flows.get(key);
+    if (f === undefined) {
+      f = { key, client: clientOf(p, src, dst) };
+      flows.set(key, f);
+      ids.set(f, ids.size + 1);
+    }
+    engine.onPacket(f, p, src === f.client, { ifIndex, observationPoint: 'rest' });
+  }
+  const protocols = new Map<string, string>();
+  for (const f of flows.values()) protocols.set(f.key, engine.onFlowEnd(f, ids.get(f)!));
+  engine.flush();
+  return { records, engine, protocols };
+}
+
+export async function runCapture(path: string, opts: Partial<L7EngineOptions> = {}): Promise<RunResult> {
+  return runPackets(await readPackets(path), opts);
+}
+
+/** tshark -T fields over a file; one string[] per packet. */
+export function tsharkFields(path: string, fields: string[], extra: string[] = []): string[][] {
+  const out = execFileSync(
+    'tshark',
+    ['-n', '-r', path, ...extra, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=,', ...fields.flatMap((f) => ['-e', f])],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  return out
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
+}
+
+/** Deterministic PRNG for fuzzing and shuffles (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
