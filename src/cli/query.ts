@@ -20,7 +20,7 @@ export async function queryCommand(argv: string[]): Promise<number> {
       if (result.rows.length > maxRows) process.stderr.write(`(showing ${maxRows} of ${result.rows.length} rows)\n`);
       result.rows = result.rows.slice(0, maxRows);
     }
-    process.stdout.write(args.options.has('json') ? formatJson(result) + '\n' : formatTable(result) + '\n');
+    process.stdout.write(args.options.has('json') ? formatJson(result) : formatTable(result));
     return 0;
   } finally {
     await store.close();
