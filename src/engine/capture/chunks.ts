@@ -30,10 +30,12 @@ export class Chunks {
   constructor(
     readonly input: ByteInput,
     readonly chunkSize = DEFAULT_CHUNK,
+    /** First buffer size: smaller than a chunk for small files of known size. */
+    initialSize = chunkSize,
   ) {
-    this.buf = Buffer.allocUnsafe(chunkSize);
+    this.buf = Buffer.allocUnsafe(initialSize);
     this.view = viewOf(this.buf);
-    this.spare = Buffer.allocUnsafe(chunkSize);
+    this.spare = Buffer.allocUnsafe(initialSize);
     this.spareView = viewOf(this.spare);
   }
 

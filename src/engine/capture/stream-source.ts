@@ -58,7 +58,9 @@ export abstract class StreamSource implements PacketSource {
   async *batches(signal?: AbortSignal): AsyncGenerator<PacketBatch, void, void> {
     signal?.throwIfAborted();
     const input = await openInput(this.path, this.gzip);
-    const c = new Chunks(input, this.chunkSize);
+    // A small plain file needs no 2 x 4 MiB of buffers (one byte over its size: the first read sees the end).
+    const first = this.gzip ? this.chunkSize : Math.min(this.chunkSize, Math.max(4096, this.totalBytes + 1));
+    const c = new Chunks(input, this.chunkSize, first);
     this.chunks = c;
     this.reset();
     const b = this.batch;
