@@ -13,7 +13,9 @@ const TCPOPT_WSCALE = 3;
 export function parseTcp(buf: Buffer, l4: number, capEnd: number, statedEnd: number, out: DecodedPacket): DecodeStatus {
   if (capEnd - l4 < 20) return DecodeStatus.Malformed;
   const doff = (buf[l4 + 12] >> 4) << 2;
-  if (doff < 20 || l4 + doff > capEnd) return DecodeStatus.Malformed;
+  // Options cut by the snap length (tcpdump -s 64 of timestamped segments) are fine: the fixed
+  // header is all a flow needs. A header longer than the datagram is not.
+  if (doff < 20 || l4 + doff > statedEnd) return DecodeStatus.Malformed;
   out.srcPort = u16(buf, l4);
   out.dstPort = u16(buf, l4 + 2);
   // Inline (not u32()): a non-inlined call would box these non-Smi values on every packet.
@@ -24,7 +26,7 @@ export function parseTcp(buf: Buffer, l4: number, capEnd: number, statedEnd: num
   out.tcpFlags = flags;
   out.tcpWindow = u16(buf, l4 + 14);
   // MSS and window scale only mean something on SYN segments; skipping the rest keeps the hot path short.
-  if ((flags & TCP_SYN) !== 0 && doff > 20) tcpOptions(buf, l4 + 20, l4 + doff, out);
+  if ((flags & TCP_SYN) !== 0 && doff > 20) tcpOptions(buf, l4 + 20, l4 + doff < capEnd ? l4 + doff : capEnd, out);
   setPayload(l4 + doff, capEnd, statedEnd, out);
   return DecodeStatus.Ok;
 }
