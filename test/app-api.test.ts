@@ -73,6 +73,8 @@ const progress: ImportProgress = {
   phase: 'reading',
   bytesRead: 10,
   totalBytes: 100,
+  packets: 3,
+  flows: 1,
 };
 
 test('the definition lists exactly the six methods and the importProgress event', () => {

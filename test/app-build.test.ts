@@ -6,19 +6,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
-import { API_METHOD_NAMES } from '../src/shared/api';
+import { API_METHOD_NAMES, type ImportProgress } from '../src/shared/api';
 import { startWorkerEngine } from '../src/main/engine-host';
+import type { EngineWorkerData } from '../src/main/engine-worker';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = '/work/shared/fixtures/deepflow/server/libs/datatype/ipip.pcap';
 
 test('electron-vite build writes main, engine worker, sandbox-safe preload and renderer', async () => {
-  const out = await mkdtemp(join(tmpdir(), 'flowscope-build-'));
+  // Inside the checkout, so the built engine worker finds its external packages (@duckdb/node-api)
+  // in node_modules the way the app's own out/ does.
+  await mkdir(join(ROOT, 'node_modules/.cache'), { recursive: true });
+  const out = await mkdtemp(join(ROOT, 'node_modules/.cache/flowscope-build-'));
   try {
     execFileSync(join(ROOT, 'node_modules/.bin/electron-vite'), ['build', '--outDir', out, '--logLevel', 'error'], {
       cwd: ROOT,
@@ -81,15 +84,26 @@ test('electron-vite build writes main, engine worker, sandbox-safe preload and r
       assert.doesNotMatch(js, /require\(["'](electron|node:[a-z_]+|fs|child_process)["']\)/, 'the renderer reaches nothing but window.flowscope');
     }
 
-    // The built worker is plain Node: start it the way main does and open a real capture.
+    // The built worker is plain Node: start it the way main does and import a real capture with
+    // the engine bundled into it (ipip.pcap: 5 packets by tshark, 2330 bytes).
     const host = startWorkerEngine(join(out, 'main/engine-worker.js'), {
       appInfo: { name: 'Flowscope', version: 'built', platform: process.platform, arch: process.arch, versions: {} },
-    });
+      dbPath: join(out, 'workspace.duckdb'),
+    } satisfies EngineWorkerData);
     try {
       assert.equal((await host.call('appInfo', undefined)).version, 'built');
+      const ended = new Promise<ImportProgress>((resolve) =>
+        host.onEvent((event) => {
+          if (event.payload.phase !== 'reading') resolve(event.payload);
+        }),
+      );
       const opened = await host.call('openCapture', { paths: [FIXTURE] });
       assert.deepEqual(opened.captureIds, [1]);
-      assert.deepEqual((await host.call('listCaptures', undefined)).map((r) => [r.kind, r.fileBytes]), [['pcap', 2330]]);
+      assert.deepEqual(await ended, { importId: 'import-1', captureId: 1, path: FIXTURE, phase: 'done', bytesRead: 2330, totalBytes: 2330, packets: 5, flows: (await ended).flows });
+      assert.deepEqual((await host.call('listCaptures', undefined)).map((r) => [r.kind, r.fileBytes, r.packets]), [['pcap', 2330, 5]]);
+      const flows = await host.call('query', { sql: 'SELECT count(*) FROM flows' });
+      assert.deepEqual(flows.rows, [[(await ended).flows]]);
+      assert.ok((await ended).flows > 0);
     } finally {
       await host.close();
     }

@@ -50,7 +50,7 @@ function summaryOf(fields: Partial<CaptureSummary> & { retransRatio?: number | n
 }
 
 const reading: ImportProgress = {
-  importId: 'import-2', captureId: 2, path: '/data/b.pcapng', phase: 'reading', bytesRead: 250, totalBytes: 1000,
+  importId: 'import-2', captureId: 2, path: '/data/b.pcapng', phase: 'reading', bytesRead: 250, totalBytes: 1000, packets: 40, flows: 3,
 };
 
 test('with no API and no capture, the shell shows the title, the empty state and that it is not connected', () => {

@@ -15,18 +15,26 @@ export interface ImportOptions {
   workers?: number;
   signal?: AbortSignal;
   onProgress?: (p: ImportProgress) => void;
+  /**
+   * Capture ids the caller reserved with store.nextCaptureId(), one per path: the app's service
+   * answers openCapture with ids before the (queued) import runs. Default: a new id per file.
+   */
+  captureIds?: readonly number[];
 }
 
 class StoreSink implements CaptureSink {
   private writer: FlowWriter | null = null;
   private flows = 0;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly captureId?: number,
+  ) {}
 
   async beginCapture(): Promise<{ captureId: number; firstFlowId: number }> {
     this.writer = await this.store.flowWriter();
     this.flows = 0;
-    return { captureId: this.store.nextCaptureId(), firstFlowId: this.store.allocateFlowIds(0) };
+    return { captureId: this.captureId ?? this.store.nextCaptureId(), firstFlowId: this.store.allocateFlowIds(0) };
   }
 
   addFlow(rec: FlowRecord): void {
@@ -58,9 +66,12 @@ class StoreSink implements CaptureSink {
 
 /** Imports each file in turn; a file that ends badly keeps what was read and the next file still runs. */
 export async function importCaptures(store: Store, paths: readonly string[], opts: ImportOptions = {}): Promise<CaptureResult[]> {
+  if (opts.captureIds && opts.captureIds.length !== paths.length) {
+    throw new Error(`importCaptures: ${opts.captureIds.length} capture ids for ${paths.length} paths`);
+  }
   const results: CaptureResult[] = [];
-  for (const path of paths) {
-    const sink = new StoreSink(store);
+  for (const [i, path] of paths.entries()) {
+    const sink = new StoreSink(store, opts.captureIds?.[i]);
     try {
       const workers = opts.workers ?? autoWorkers(path);
       const run = { sink, signal: opts.signal, onProgress: opts.onProgress };

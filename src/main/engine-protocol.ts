@@ -15,6 +15,9 @@ import {
   type WireResult,
 } from '../shared/api';
 
+/** The workspace database's file name in the app's data directory (main and worker agree on it). */
+export const WORKSPACE_DB_NAME = 'workspace.duckdb';
+
 export type HostMessage =
   | { type: 'call'; id: number; method: MethodName; request: unknown }
   | { type: 'stop' };

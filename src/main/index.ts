@@ -14,6 +14,7 @@ import {
   type ResponseOf,
 } from '../shared/api';
 import { startWorkerEngine, type EngineHost } from './engine-host';
+import { WORKSPACE_DB_NAME } from './engine-protocol';
 import type { EngineWorkerData } from './engine-worker';
 import { isTrustedRendererUrl, registerApiHandlers } from './ipc-handlers';
 import { buildMenuTemplate, CAPTURE_FILE_FILTERS } from './menu';
@@ -168,6 +169,8 @@ function harden(): void {
 
 function startEngine(): EngineHost {
   const workerData: EngineWorkerData = {
+    // One workspace per data directory (FLOWSCOPE_USER_DATA moves it, see above).
+    dbPath: join(app.getPath('userData'), WORKSPACE_DB_NAME),
     appInfo: {
       name: 'Flowscope',
       version: app.getVersion(),

@@ -2,8 +2,9 @@
 //
 // `flowscopeApi` below is the single definition: each method names its request and response types
 // and carries a runtime validator for the request; each event names its payload type. Transports are
-// derived from it generically (Electron IPC today: src/preload/bridge.ts and src/main/ipc-handlers.ts;
-// HTTP/WebSocket and gRPC later), so adding a method here is the only edit a new call needs.
+// derived from it generically (Electron IPC: src/preload/bridge.ts and src/main/ipc-handlers.ts; HTTP +
+// Server-Sent Events: src/engine/rpc/http-server.ts and src/renderer/src/http-transport.ts; gRPC later),
+// so adding a method here is the only edit a new call needs.
 //
 // This file is types plus plain data: no Electron, no Node, no engine import, so every side can load it.
 
@@ -51,8 +52,10 @@ export interface QueryRequest {
 
 export interface QueryResult {
   columns: { name: string; type: string }[];
-  /** Row-major values; BIGINTs arrive as numbers when safe, else as decimal strings. */
+  /** Row-major values; BIGINTs arrive as numbers when safe, else as decimal strings; BLOBs as hex text. */
   rows: unknown[][];
+  /** True when the result had more rows than the engine returns (the rest were not sent). */
+  truncated: boolean;
 }
 
 export interface CancelImportRequest {
@@ -70,10 +73,14 @@ export interface ImportProgress {
   importId: string;
   captureId: number;
   path: string;
+  /** 'reading' from the moment the import is queued (imports run one at a time; bytesRead stays 0 until its turn). */
   phase: ImportPhase;
   /** Progress is bytes read / file size (compressed bytes for gzip input). */
   bytesRead: number;
   totalBytes: number;
+  /** Packets and flows so far (the capture's totals once done). */
+  packets: number;
+  flows: number;
   /** Set when phase is 'failed': file, offset and reason. */
   error?: string;
 }
