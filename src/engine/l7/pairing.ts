@@ -19,6 +19,8 @@ export const MAX_OPEN_EXCHANGES = 1024;
 
 export class Pairer {
   private open: Exchange[] = [];
+  /** Bytes went missing in the direction responses travel: some responses may never be seen. */
+  private responseLoss = false;
 
   constructor(
     private readonly bySessionId: boolean,
@@ -45,6 +47,7 @@ export class Pairer {
     if (m.kind === MsgKind.Request) {
       this.open.push({ req: m, resp: null });
     } else {
+      if (this.responseLoss && !this.bySessionId) this.skipLostResponses(m);
       let match: Exchange | null = null;
       for (const x of this.open) {
         if (x.req !== null && x.resp === null && (!this.bySessionId || x.req.sessionId === m.sessionId)) {
@@ -58,6 +61,45 @@ export class Pairer {
     while (this.open.length > this.maxOpen) {
       const x = this.open.shift()!;
       this.handler(x, x.resp === null ? 'unknown' : null);
+    }
+  }
+
+  /** The capture lost bytes of direction `dir` (a whole response may be among them). */
+  gap(dir: number): void {
+    for (const x of this.open) {
+      if (x.req !== null && x.resp === null && x.req.dir !== dir) {
+        this.responseLoss = true;
+        return;
+      }
+    }
+  }
+
+  /**
+   * First response after a loss, FIFO pairing: a server answers a request only after receiving it, so
+   * the response belongs to a request that began before the response's acknowledgement. Of the open
+   * requests that began before it, the oldest ones whose responses were lost would otherwise shift
+   * every later pair by one: each open request followed by another one the server had already
+   * received when it answered is handed on without response ('unknown': it was answered, unseen).
+   * Without pipelining this is exact; with pipelining after a loss it is a best guess.
+   */
+  private skipLostResponses(m: L7Message): void {
+    this.responseLoss = false;
+    if (m.senderAck < 0) return;
+    let last = -1;
+    for (let i = 0; i < this.open.length; i++) {
+      const x = this.open[i];
+      if (x.req === null || x.resp !== null || x.req.tcpSeq === null) continue;
+      if (((x.req.tcpSeq - m.senderAck) | 0) < 0) last = i;
+    }
+    for (let i = 0; i < last; ) {
+      const x = this.open[i];
+      if (x.req !== null && x.resp === null) {
+        this.open.splice(i, 1);
+        last--;
+        this.handler(x, 'unknown');
+      } else {
+        i++;
+      }
     }
   }
 

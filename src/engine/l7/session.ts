@@ -61,6 +61,8 @@ export class FlowSession implements MessageSink {
   held: RequestRecord[] = [];
   flowId: number;
   private readonly streams: [TcpReassembler | null, TcpReassembler | null] = [null, null];
+  /** Last acknowledgement sent by each direction's sender (-1 none yet). */
+  private readonly lastAck = [-1, -1];
   private readonly ipVersion: number;
   /** Addresses of the senders of direction 0 and 1 (as words) and their ports. */
   private readonly ipWords = new Int32Array(8);
@@ -96,7 +98,10 @@ export class FlowSession implements MessageSink {
     const flags = p.tcpFlags;
     const ts = p.tsUs;
     const other = this.streams[dir ^ 1];
-    if ((flags & F_ACK) !== 0 && other !== null) other.ack(p.tcpAck, ts);
+    if ((flags & F_ACK) !== 0) {
+      this.lastAck[dir] = p.tcpAck;
+      if (other !== null) other.ack(p.tcpAck, ts);
+    }
     const syn = (flags & F_SYN) !== 0;
     const fin = (flags & F_FIN) !== 0;
     if (!syn && !fin && p.payloadLen === 0) return;
@@ -138,6 +143,7 @@ export class FlowSession implements MessageSink {
   streamGap(dir: Dir, seq: number, len: number, tsUs: number): void {
     this.gaps++;
     if (this.parser === null) return;
+    this.pairer!.gap(dir);
     try {
       this.parser.gap(dir, seq, len, tsUs);
     } catch (err) {
@@ -193,6 +199,7 @@ export class FlowSession implements MessageSink {
 
   // MessageSink: the parser's messages go to the pairer.
   begin(m: L7Message): void {
+    if (this.transport === Transport.Tcp) m.senderAck = this.lastAck[m.dir];
     this.pairer!.begin(m);
     this.host.watch(this);
   }

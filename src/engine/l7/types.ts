@@ -27,6 +27,9 @@ export class L7Message {
   endTs = 0;
   /** TCP sequence number of the first byte (the key that joins hops); null on UDP. */
   tcpSeq: number | null = null;
+  /** TCP: the last acknowledgement its sender had sent when it began (how much of the peer's stream it
+   *  had received); -1 when unknown. Set by the session, used to re-align pairs after capture loss. */
+  senderAck = -1;
   ended = false;
   /** Bytes of this message were missing from the capture, or it was cut off at the end of the flow. */
   truncated = false;
