@@ -284,3 +284,15 @@ test('SPB is cut to the snaplen of interface 0 and to the block', async () => {
   assert.ok(r.packets[0].data.equals(data.data.subarray(0, 60)));
   assert.equal(r.source.interfaces[0].name, 'spb.pcapng#0');
 });
+
+test('pcap link type field with FCS bits (LT_FCS_LENGTH_PRESENT, 4-byte FCS) is masked to the link type', async () => {
+  const b = Buffer.from(readFileSync(fixture('vmware-gre-teb.pcap')));
+  b.writeUInt32LE(0x24000001, 20);
+  const f = join(dir, 'fcs.pcap');
+  writeFileSync(f, b);
+  const r = await readAll(f);
+  assert.equal(r.error, null);
+  assert.equal(r.source.interfaces[0].linkType, 1);
+  assert.equal(r.packets.length, tsharkFrames(f).length);
+  samePackets(r.packets, await original('vmware-gre-teb.pcap'), 'FCS-flagged pcap', 0);
+});

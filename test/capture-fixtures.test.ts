@@ -3,13 +3,15 @@
 // concatenates the fixtures into one pcapng with one interface per input file, so tshark's
 // frame.interface_id says which fixture a frame came from.
 
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fixturePcaps, readAll, run, tempDir, tsharkFrames, type TsharkFrame } from './capture-helpers';
 
 const files = fixturePcaps();
 const dir = tempDir('fixtures');
+after(() => rmSync(dir, { recursive: true, force: true }));
 const merged = join(dir, 'all.pcapng');
 run('mergecap', ['-a', '-I', 'none', '-F', 'pcapng', '-w', merged, ...files]);
 const frames = tsharkFrames(merged);

@@ -134,8 +134,14 @@ export class GzipInput implements ByteInput {
 
   async close(): Promise<void> {
     this.raw.unpipe(this.gunzip);
-    this.raw.destroy();
     this.gunzip.destroy();
+    // Destroying the stream closes the FileHandle itself (after any read in flight); its 'close' event
+    // is the moment the descriptor is really gone. fh.close() alone can resolve before that.
+    if (!this.raw.closed) {
+      const closed = new Promise<void>((res) => this.raw.once('close', () => res()));
+      this.raw.destroy();
+      await closed;
+    }
     await this.fh.close();
   }
 }

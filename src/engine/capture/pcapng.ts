@@ -3,7 +3,7 @@
 // skipped by their length. Interface indexes run across sections so they stay unique in the file.
 
 import { basename } from 'node:path';
-import { PARSE_FULL, PARSE_NEED, StreamSource, caplenLimit, type ReaderOptions } from './stream-source';
+import { PARSE_ERROR, PARSE_FULL, PARSE_NEED, StreamSource, caplenLimit, type ReaderOptions } from './stream-source';
 import { TsConv } from './timestamps';
 import { CaptureError, type InterfaceStats, type NameRecord, type PacketBatch } from './types';
 
@@ -305,7 +305,7 @@ export class PcapngSource extends StreamSource {
     this.lastNs = lastNs;
     c.pos = pos;
     b.count = n;
-    return fault ? 2 : st;
+    return fault ? PARSE_ERROR : st;
   }
 
   private fail(off: number, reason: string): true {
