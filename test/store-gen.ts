@@ -151,6 +151,8 @@ export function generate(rows: number, seed = 42): Generated {
         citMax,
         closeType,
         handshakeSeen: handshake,
+        synSeq: handshake ? (i * 7919) % 4294967296 : -1,
+        synackSeq: handshake ? (i * 104729) % 4294967296 : -1,
         l7Protocol: l7,
       });
     }

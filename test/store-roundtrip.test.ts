@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Store } from '../src/engine/store/store';
 import { SCHEMA_VERSION } from '../src/engine/store/migrations';
+import { SCHEMA_V1 } from '../src/engine/store/schema';
 import type { QueryValue } from '../src/engine/store/query';
 import type { FlowRecord } from '../src/shared/records';
 import { CAPTURE_A, CAPTURE_B, generate } from './store-gen';
@@ -51,7 +52,7 @@ test('the schema has every contract column, in contract order, and the FlowRecor
       );
     const flows = await cols('flows');
     assert.deepEqual(flows.slice(0, FLOW_CONTRACT.length), FLOW_CONTRACT);
-    assert.deepEqual(flows.slice(FLOW_CONTRACT.length), ['vlan', 'payload_tx', 'payload_rx', 'fin_count', 'rst_count', 'handshake_seen']);
+    assert.deepEqual(flows.slice(FLOW_CONTRACT.length), ['vlan', 'payload_tx', 'payload_rx', 'fin_count', 'rst_count', 'handshake_seen', 'syn_seq', 'synack_seq']);
     assert.deepEqual(await cols('requests'), REQUEST_CONTRACT);
     for (const [table, need] of [
       ['captures', ['capture_id', 'source', 'kind', 'started_at', 'ended_at', 'packets', 'bytes', 'file_bytes', 'malformed_packets', 'non_ip_packets', 'error', 'imported_at']],
@@ -199,7 +200,7 @@ test('a database from a newer Flowscope is refused with a clear message', async 
   conn.closeSync();
   instance.closeSync();
   await assert.rejects(Store.open(path), (err: Error) => {
-    assert.match(err.message, /newer\.duckdb: database schema version 99 is newer than this Flowscope supports \(1\)/);
+    assert.match(err.message, new RegExp(`newer\\.duckdb: database schema version 99 is newer than this Flowscope supports \\(${SCHEMA_VERSION}\\)`));
     return true;
   });
 });
@@ -279,4 +280,29 @@ test('a writer commits on demand and a store with an open writer refuses to clos
   assert.equal(writer.close(), 4098);
   assert.deepEqual((await store.query('SELECT count(*), max(flow_id) FROM flows')).rows, [[4098n, 4098n]]);
   await store.close();
+});
+
+test('a version 1 database is migrated to the current schema and keeps its flows', async (t) => {
+  const path = join(tempDir(t), 'v1.duckdb');
+  const instance = await DuckDBInstance.create(path);
+  const conn = await instance.connect();
+  await conn.run(SCHEMA_V1);
+  await conn.run(`INSERT INTO meta VALUES ('schema_version', '1')`);
+  await conn.run(
+    // Version 1's 48 columns: key, addresses, tunnel (16), counters (12), RTTs (3), srt/art/cit (9),
+    // close_type, l7_protocol, vlan, payload tx/rx, fin/rst counts, handshake_seen (8).
+    `INSERT INTO flows VALUES (42, 1, 0, 'c', 1, 2, 4, 6, '10.0.0.1', '10.0.0.2', 1234, 80, '', -1, '', '',
+      1, 1, 60, 60, 1, 0, 0, 0, 0, 0, 0, 0,  0, 0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0,
+      1, '', -1, 0, 0, 0, 0, true)`,
+  );
+  conn.closeSync();
+  instance.closeSync();
+  const store = await Store.open(path);
+  try {
+    assert.equal(store.openedAtVersion, 1);
+    assert.deepEqual(await one(store, `SELECT value FROM meta WHERE key = 'schema_version'`), [String(SCHEMA_VERSION)]);
+    assert.deepEqual(await one(store, `SELECT flow_id, client_port, syn_seq, synack_seq FROM flows`), [42, 1234, -1, -1]);
+  } finally {
+    await store.close();
+  }
 });

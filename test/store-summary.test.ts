@@ -280,6 +280,8 @@ function flow(p: Partial<FlowRecord> & Pick<FlowRecord, 'flowId' | 'observationP
     citMax: 0,
     closeType: 1,
     handshakeSeen: false,
+    synSeq: -1,
+    synackSeq: -1,
     l7Protocol: '',
     ...p,
   };

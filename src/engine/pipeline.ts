@@ -106,7 +106,8 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
         const linkType = srcIf < 64 ? linkTypes[srcIf] : ifaces[srcIf].linkType;
         pkt.tsUs = batch.tsUs[i];
         pkt.frameLen = origLen;
-        const st = decoder.decode(buf, batch.offset[i], batch.caplen[i], origLen, linkType, batch.tsUs[i], pkt);
+        // tsUs 0: the decoder reads pkt.tsUs (a double argument would be boxed per packet).
+        const st = decoder.decode(buf, batch.offset[i], batch.caplen[i], origLen, linkType, 0, pkt);
         const ifIndex = linkType === LINKTYPE_LINUX_SLL2 && pkt.linkIfIndex >= 0 ? pkt.linkIfIndex : srcIf;
         if (ifIndex < ifCounts.length) ifCounts[ifIndex]++;
         else ifPackets.set(ifIndex, (ifPackets.get(ifIndex) ?? 0) + 1);

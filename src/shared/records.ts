@@ -107,6 +107,10 @@ export interface FlowRecord {
   closeType: number;
   /** True when the flow's first packet was a SYN (the handshake was seen). */
   handshakeSeen: boolean;
+  /** Sequence number of the client's first SYN / the server's first SYN-ACK; -1 when not seen. The same
+   * on every hop of one connection, NAT or not (DeepFlow's syn_seq / synack_seq). */
+  synSeq: number;
+  synackSeq: number;
   l7Protocol: string;
 }
 

@@ -5,12 +5,13 @@
 // - `flowRows`: rows of the flows table, one per flow per observation point. A connection seen on a
 //   pod veth, a bridge and the underlay is three rows.
 // - `connections`: unique connections, each counted once however many hops saw it (SPEC.md "One
-//   request counts once"). Rows are the same connection when they share (client ip, client port,
-//   server ip, server port, protocol) and each starts within CONNECTION_GAP_US of the previous row
-//   of that 5-tuple (ordered by start time); capture, interface, tunnel and VLAN are ignored. Every
-//   per-connection figure (packets, bytes, TCP health, RTT) is read from one representative row,
-//   chosen by OBSERVATION_POINT_PREFERENCE, then most packets, then lowest flow_id.
-//   Not merged: copies whose addresses changed between hops (NAT); the path view joins those.
+//   request counts once"). Rows are the same connection when they share a key and each starts within
+//   CONNECTION_GAP_US of the previous row of that key (ordered by start time); capture, interface,
+//   tunnel and VLAN are ignored. The key is (client ip, client port, protocol, SYN sequence number)
+//   when the handshake was seen — so DNAT'd copies (server address rewritten) are one connection —
+//   and the 5-tuple otherwise. Every per-connection figure (packets, bytes, TCP health, RTT) is read
+//   from one representative row, chosen by OBSERVATION_POINT_PREFERENCE, then most packets, then
+//   lowest flow_id. Not merged: mid-stream copies whose addresses changed (no SYN to join them by).
 
 /** Rows of one 5-tuple starting within this gap (µs) of the previous row are one connection. */
 export const CONNECTION_GAP_US = 1_000_000;

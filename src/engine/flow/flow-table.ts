@@ -59,6 +59,7 @@ export class Flow {
   finCount = 0;
   rstCount = 0;
   synSeq = -1;
+  synackSeq = -1;
   firstWasSyn = false;
   state: TcpState = TcpState.Raw;
   perf: TcpPerf | null = null;
@@ -87,6 +88,7 @@ export class Flow {
     this.payloadTx = this.payloadRx = this.flagsTx = this.flagsRx = 0;
     this.finCount = this.rstCount = 0;
     this.synSeq = -1;
+    this.synackSeq = -1;
     this.state = TcpState.Raw;
     const flags = p.tcpFlags & 0x3f;
     this.firstWasSyn = p.protocol === IPPROTO_TCP && flags === F_SYN;
@@ -259,6 +261,7 @@ export class FlowTable {
     if (flags & F_FIN) f.finCount++;
     if (flags & F_RST) f.rstCount++;
     if ((flags & 0x3f) === F_SYN && f.synSeq === -1) f.synSeq = p.tcpSeq;
+    else if ((flags & 0x3f) === (F_SYN | F_ACK) && !fromClient && f.synackSeq === -1) f.synackSeq = p.tcpSeq;
     const prev = f.state;
     f.state = nextState(prev, flags, fromClient);
     f.timeoutUs =
@@ -400,6 +403,8 @@ export class FlowTable {
       citMax: perf ? perf.cit.max : 0,
       closeType,
       handshakeSeen: f.firstWasSyn,
+      synSeq: isTcp ? f.synSeq : -1,
+      synackSeq: isTcp ? f.synackSeq : -1,
       l7Protocol: '',
     };
   }

@@ -308,4 +308,6 @@ export const FLOW_ACCESSORS: Readonly<Record<string, Accessor<FlowRecord>>> = {
   fin_count: (f) => f.finCount,
   rst_count: (f) => f.rstCount,
   handshake_seen: (f) => f.handshakeSeen,
+  syn_seq: (f) => f.synSeq,
+  synack_seq: (f) => f.synackSeq,
 };

@@ -2,13 +2,16 @@
 // empty database. Each step runs in its own transaction together with the version bump, so a
 // failure leaves the database at the last complete version.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { SCHEMA_V1 } from './schema';
+import { SCHEMA_V1, SCHEMA_V2 } from './schema';
 
 export type Migration = (conn: DuckDBConnection) => Promise<void>;
 
 export const MIGRATIONS: readonly Migration[] = [
   async (conn) => {
     await conn.run(SCHEMA_V1);
+  },
+  async (conn) => {
+    await conn.run(SCHEMA_V2);
   },
 ];
 

@@ -93,7 +93,7 @@ CREATE TABLE flows (
   cit_max           BIGINT NOT NULL,
   close_type        SMALLINT NOT NULL,    -- DeepFlow close_type code (SPEC.md), names in shared/summary.ts
   l7_protocol       VARCHAR NOT NULL,     -- '' when unknown
-  vlan              INTEGER NOT NULL,     -- outermost 802.1Q id, 0 when untagged
+  vlan              INTEGER NOT NULL,     -- outermost 802.1Q id, -1 when untagged
   payload_tx        BIGINT NOT NULL,      -- L4 payload bytes
   payload_rx        BIGINT NOT NULL,
   fin_count         INTEGER NOT NULL,
@@ -175,4 +175,10 @@ CREATE TABLE ip_resources (
   valid_to    BIGINT,
   capture_id  INTEGER                     -- where it was learned, NULL for external metadata
 );
+`;
+
+/** Version 2: the handshake's sequence numbers, which identify one connection on every hop, across NAT. */
+export const SCHEMA_V2 = `
+ALTER TABLE flows ADD COLUMN syn_seq BIGINT DEFAULT -1;     -- client's first SYN, -1 when not seen
+ALTER TABLE flows ADD COLUMN synack_seq BIGINT DEFAULT -1;  -- server's first SYN-ACK, -1 when not seen
 `;

@@ -24,6 +24,11 @@ export interface SummaryOptions {
 }
 
 const TUPLE = 'client_ip, client_port, server_ip, server_port, protocol';
+/** A connection's identity on every hop: the client side and its SYN's sequence number when the handshake
+ * was seen (unchanged by DNAT, which rewrites the server address), else the 5-tuple. */
+const CONN_KEY = `CASE WHEN protocol = 6 AND syn_seq >= 0
+  THEN concat_ws('|', client_ip, client_port, protocol, 'syn', syn_seq)
+  ELSE concat_ws('|', ${TUPLE}) END`;
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
@@ -69,16 +74,16 @@ export async function captureSummary(
       WITH gaps AS (
         SELECT *, CASE WHEN lag(start_time) OVER w IS NULL OR start_time - lag(start_time) OVER w > ${CONNECTION_GAP_US}
                        THEN 1 ELSE 0 END AS is_new
-        FROM flows WHERE ${filter}
-        WINDOW w AS (PARTITION BY ${TUPLE} ORDER BY start_time, flow_id)
+        FROM (SELECT *, ${CONN_KEY} AS conn_key FROM flows WHERE ${filter})
+        WINDOW w AS (PARTITION BY conn_key ORDER BY start_time, flow_id)
       )
-      SELECT *, sum(is_new) OVER (PARTITION BY ${TUPLE} ORDER BY start_time, flow_id
+      SELECT *, sum(is_new) OVER (PARTITION BY conn_key ORDER BY start_time, flow_id
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS conn_no
       FROM gaps`);
     await conn.run(`
       CREATE TEMP TABLE ${repsTable} AS
       SELECT * FROM ${rowsTable}
-      QUALIFY row_number() OVER (PARTITION BY ${TUPLE}, conn_no
+      QUALIFY row_number() OVER (PARTITION BY conn_key, conn_no
                                  ORDER BY ${OP_RANK}, packets_tx + packets_rx DESC, flow_id) = 1`);
 
     const captures = (
