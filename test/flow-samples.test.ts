@@ -126,3 +126,22 @@ test('observation points: pod veth c/s, node interfaces c-nd/s-nd, same-node bri
     await store.close();
   }
 });
+
+test('the summary counts each connection once across hops and DNAT, as the generator made them', async () => {
+  const { Store } = await import('../src/engine/store/store');
+  const { importCaptures } = await import('../src/engine/import');
+  const { captureSummary } = await import('../src/engine/store/summary');
+  const store = await Store.open(':memory:');
+  try {
+    const [r] = await importCaptures(store, [join(SAMPLES, 'k8s-both.pcapng')], { workers: 1 });
+    const s = await captureSummary(store, [r.capture.captureId]);
+    const tcp = truth.connections.filter((c) => c.transport === 'tcp').length;
+    const udp = truth.connections.filter((c) => c.transport === 'udp').length;
+    assert.equal(s.connections, truth.connections.length);
+    const by = Object.fromEntries(s.protocols.map((p) => [p.protocol, p.connections]));
+    assert.deepEqual([by.tcp, by.udp], [tcp, udp]);
+    assert.ok(s.flowRows > 3 * s.connections, `${s.flowRows} rows: connections are seen at several hops`);
+  } finally {
+    await store.close();
+  }
+});
