@@ -68,14 +68,24 @@ export interface RunResult {
  * Decodes the packets and drives an L7Engine: flows keyed by (interface, tunnel, 5-tuple), direction by
  * the first SYN or the ports, every flow ended at the end with a flow id in order of first packet.
  */
-export function runPackets(packets: RawPacket[], opts: Partial<L7EngineOptions> = {}): RunResult {
+export interface RunOptions extends Partial<L7EngineOptions> {
+  /** Pass flow ids on the first packet (records leave at once) instead of at the flow's end. Default true. */
+  flowIdAtStart?: boolean;
+  /** Called before packet i is handed to the engine. */
+  beforePacket?: (i: number) => void;
+}
+
+export function runPackets(packets: RawPacket[], opts: RunOptions = {}): RunResult {
   const records: RequestRecord[] = [];
   const engine = new L7Engine({ captureId: 1, onRecord: (r) => records.push(r), ...opts });
   const decoder = new Decoder();
   const p = new DecodedPacket();
   const flows = new Map<string, Flow>();
   const ids = new Map<Flow, number>();
-  for (const raw of packets) {
+  const atStart = opts.flowIdAtStart ?? true;
+  for (let i = 0; i < packets.length; i++) {
+    const raw = packets[i];
+    opts.beforePacket?.(i);
     p.tsUs = raw.tsUs;
     p.frameLen = raw.data.length;
     const st = decoder.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p);
@@ -91,7 +101,7 @@ export function runPackets(packets: RawPacket[], opts: Partial<L7EngineOptions> 
       flows.set(key, f);
       ids.set(f, ids.size + 1);
     }
-    engine.onPacket(f, p, src === f.client, { ifIndex, observationPoint: 'rest' });
+    engine.onPacket(f, p, src === f.client, { ifIndex, observationPoint: 'rest', flowId: atStart ? ids.get(f) : undefined });
   }
   const protocols = new Map<string, string>();
   for (const f of flows.values()) protocols.set(f.key, engine.onFlowEnd(f, ids.get(f)!));
@@ -99,7 +109,7 @@ export function runPackets(packets: RawPacket[], opts: Partial<L7EngineOptions> 
   return { records, engine, protocols };
 }
 
-export async function runCapture(path: string, opts: Partial<L7EngineOptions> = {}): Promise<RunResult> {
+export async function runCapture(path: string, opts: RunOptions = {}): Promise<RunResult> {
   return runPackets(await readPackets(path), opts);
 }
 
