@@ -49,11 +49,6 @@ function view(raw: RawPacket): View | null {
 
 const conn = (id: string): Conn => truth.connections.find((c) => c.id === id)!;
 const reqsOf = (id: string): Req[] => truth.requests.filter((r) => r.connection === id);
-/** Packets of one connection (by the client's port) on the veth. */
-const onConn = (c: Conn) => (raw: RawPacket): boolean => {
-  const v = view(raw);
-  return v !== null && (v.srcPort === c.client_port || v.dstPort === c.client_port);
-};
 /** Rows of one connection, in start order. */
 function rowsOf(records: RequestRecord[], c: Conn): RequestRecord[] {
   return records.filter((r) => r.ifIndex === VETH_CLIENT && r.clientPort === c.client_port).sort((a, b) => a.startTime - b.startTime);
