@@ -2,6 +2,7 @@
 
 import { analyzeCommand } from './analyze';
 import { queryCommand } from './query';
+import { serveCommand } from './serve';
 import { UsageError } from './args';
 import { CaptureError } from '../engine/capture/types';
 
@@ -14,6 +15,9 @@ Usage:
       --workers N shards flows over N threads (default: one per core for files of 64 MiB or more).
   flowscope query "<SQL>" --db PATH [--json] [--max-rows N]
       Run SQL against a store (tables: captures, interfaces, flows, requests, spans).
+  flowscope serve [capture...] [--port N] [--host ADDR] [--db PATH]
+      Serve the UI and the API to a browser on 127.0.0.1 (random token in the printed URL),
+      importing the captures given. Without --db the store is in memory (not kept).
   flowscope --help | --version
 
 Exit status: 0 ok, 1 a capture was malformed (everything before the fault is kept), 2 usage error.`;
@@ -25,6 +29,8 @@ async function main(argv: string[]): Promise<number> {
       return analyzeCommand(rest);
     case 'query':
       return queryCommand(rest);
+    case 'serve':
+      return serveCommand(rest);
     case '--version':
     case 'version':
       process.stdout.write(`flowscope ${process.env.npm_package_version ?? '0.1.0'}\n`);
