@@ -162,6 +162,7 @@ export function parseDns(
   dir: Dir,
   strict: boolean,
 ): L7Message | null {
+  if (off + len > b.length) len = b.length - off; // never read past the buffer, whatever the caller says
   if (len < HEADER + 5) return null;
   const end = off + len;
   const id = b.readUInt16BE(off);
@@ -295,6 +296,11 @@ export class DnsParser implements L7FlowParser {
   private readonly ctx: DetectContext = { transport: Transport.Tcp, fromClient: true, srcPort: 53, dstPort: 53 };
 
   constructor(private readonly sink: MessageSink) {}
+
+  /** Bytes held for DNS-over-TCP messages split across segments (at most 2 × 64 KiB). */
+  get bufferedBytes(): number {
+    return this.tcp[0].msg.length + this.tcp[1].msg.length;
+  }
 
   datagram(dir: Dir, buf: Buffer, off: number, len: number, tsUs: number): void {
     const m = parseDns(buf, off, len, dir, false);

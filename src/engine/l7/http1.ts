@@ -22,11 +22,11 @@ import {
 } from './types';
 
 /** Longest start or header line kept; longer lines are cut (the message is marked truncated). */
-const MAX_LINE = 16 * 1024;
+export const MAX_LINE = 16 * 1024;
 const MAX_VALUE = 2048;
 const MAX_RESOURCE = 4096;
 /** Requests whose responses are outstanding, per connection (pipelining depth). */
-const MAX_PENDING_METHODS = 1024;
+export const MAX_PENDING_METHODS = 1024;
 
 const METHODS = [
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND',
@@ -205,6 +205,16 @@ export class Http1Parser implements L7FlowParser {
   private stopped = false;
 
   constructor(private readonly sink: MessageSink) {}
+
+  /** Bytes this parser holds (line buffers), for tests of its memory bound (2 × MAX_LINE). */
+  get bufferedBytes(): number {
+    return this.halves[0].line.length + this.halves[1].line.length;
+  }
+
+  /** Requests whose responses are still expected (bounded by MAX_PENDING_METHODS). */
+  get pendingMethods(): number {
+    return this.methods.length;
+  }
 
   data(dir: Dir, buf: Buffer, off: number, len: number, seq: number, tsUs: number): void {
     const h = this.halves[dir];
