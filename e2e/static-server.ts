@@ -1,5 +1,5 @@
-// Serves the built renderer (out/renderer) on 127.0.0.1 for the browser project, until
-// `flowscope serve` exists to do it (with the API behind it).
+// Serves the built renderer (out/renderer) on 127.0.0.1 as plain files, with no engine behind it,
+// for the browser tests of the bare shell (`flowscope serve` serves it with the API).
 
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
