@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, unlinkSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -110,6 +111,31 @@ test('a truncated capture fails with the file and the offset of the cut record, 
     const flows = await service.query({ sql: 'SELECT count(*) FROM flows WHERE capture_id = 1' });
     assert.equal(flows.rows[0][0], reference.summary.flowRows, 'its flows are kept');
     assert.equal((await service.captureSummary({ captureIds: [1] })).packets, 12);
+    await service.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a file that disappears while queued fails with the reason, is listed with it, and the queue goes on', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'flowscope-service-'));
+  try {
+    const gone = join(dir, 'gone.pcap');
+    await copyFile(HTTP, gone);
+    const { service, log } = startService(join(dir, 'w.duckdb'));
+    // Removed while the first import runs (inside its progress event, so certainly before its turn).
+    log.onEvent = (e) => {
+      if (e.importId === 'import-1' && e.bytesRead > 0 && existsSync(gone)) unlinkSync(gone);
+    };
+    const opened = await service.openCapture({ paths: [MEMCACHED, gone, HTTP] });
+    assert.deepEqual(opened.rejected, [], 'it was there when opened');
+    const failed = await log.ended('import-2');
+    const reason = `${gone}: import failed: ENOENT: no such file or directory, stat '${gone}'`;
+    assert.deepEqual(failed, { importId: 'import-2', captureId: 2, path: gone, phase: 'failed', bytesRead: 0, totalBytes: 6252, packets: 0, flows: 0, error: reason });
+    assert.equal((await log.ended('import-3')).phase, 'done');
+    const records = await service.listCaptures();
+    assert.deepEqual(records.map((r) => [r.captureId, r.packets, r.error]), [[1, 20421, null], [2, 0, reason], [3, 13, null]], 'packet counts as tshark counts them');
+    assert.deepEqual((await service.query({ sql: 'SELECT count(*) FROM flows WHERE capture_id = 2' })).rows, [[0]]);
     await service.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

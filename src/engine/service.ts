@@ -160,7 +160,8 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
         workers: options.importWorkers,
         signal: abort.signal,
         onProgress: (p) => {
-          // Sharded imports report per worker: keep the figures moving forward only.
+          // Sharded imports report per worker: keep the figures moving forward only. Each worker
+          // reads every packet but keeps only its share of flows, so `flows` runs low until the end.
           if (p.bytesRead <= job.bytesRead) return;
           job.bytesRead = p.bytesRead;
           record.packets = Math.max(record.packets, p.packets);
