@@ -83,7 +83,9 @@ export class L7Engine implements SessionHost {
   /**
    * One decoded packet of a flow, in capture order. `flowKey` identifies the flow (the flow table's
    * own object is fine) until onFlowEnd(flowKey); `fromClient` is the flow table's direction.
-   * Cheap for packets that carry nothing for L7 (pure ACKs of flows without state return at once).
+   * `info` is read only on the flow's first packet that L7 keeps: pass one reused object rather than
+   * a new literal per packet. Cheap for packets that carry nothing for L7 (pure ACKs of flows without
+   * state return at once).
    */
   onPacket(flowKey: object, p: DecodedPacket, fromClient: boolean, info: L7FlowInfo): void {
     const ts = p.tsUs;

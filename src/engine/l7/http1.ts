@@ -175,7 +175,7 @@ class Half {
   chunked = false;
   remaining = 0;
   bodyBytes = 0;
-  trace = new TraceHeaders();
+  readonly trace = new TraceHeaders();
   /** The last byte seen was a line end (resync looks for a message at line starts). */
   atLineStart = true;
 
@@ -428,7 +428,7 @@ export class Http1Parser implements L7FlowParser {
       h.contentLength = -1;
       h.chunked = false;
       h.bodyBytes = 0;
-      h.trace = new TraceHeaders();
+      h.trace.reset();
       h.st = St.Headers;
       return true;
     }
@@ -445,7 +445,7 @@ export class Http1Parser implements L7FlowParser {
     h.chunked = false;
     h.remaining = 0;
     h.bodyBytes = 0;
-    h.trace = new TraceHeaders();
+    h.trace.reset();
     h.st = St.Headers;
     this.sink.begin(m);
   }
@@ -517,7 +517,7 @@ export class Http1Parser implements L7FlowParser {
       m.spanId = t.spanId;
       m.parentSpanId = t.parentSpanId;
     }
-    h.trace = new TraceHeaders();
+    h.trace.reset();
   }
 
   /** The empty line after the headers: decide how the body is framed. */

@@ -18,6 +18,16 @@ export class TraceHeaders {
   xB3ParentSpanId: string | null = null;
   uberTraceId: string | null = null;
 
+  reset(): void {
+    this.traceparent = null;
+    this.sw8 = null;
+    this.b3 = null;
+    this.xB3TraceId = null;
+    this.xB3SpanId = null;
+    this.xB3ParentSpanId = null;
+    this.uberTraceId = null;
+  }
+
   get any(): boolean {
     return (
       this.traceparent !== null ||
