@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openCapture, type ReaderOptions } from '../src/engine/capture/open';
 import { CaptureError, type PacketSource } from '../src/engine/capture/types';
+import { prng } from './prng';
+export { prng };
 
 export const FIXTURES = '/work/shared/fixtures/deepflow';
 
@@ -113,17 +115,6 @@ export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Seeded PRNG (mulberry32): the same sequence on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Rewrites a little-endian classic pcap (16- or 24-byte record headers) in big-endian byte order. */
 export function pcapToBigEndian(src: Buffer): Buffer {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodedPacket, DecodeStatus, ipToString } from '../src/engine/decode/packet';
 import { hasTool, readPcap, tsharkFields, type Pcap } from './decode-helpers';
+import { prng as rng } from './prng';
 
 const PY = '/usr/bin/python3';
 const ICMP_SIZE = 4000;
@@ -143,15 +144,6 @@ function pattern(n: number): Buffer {
   return b;
 }
 
-/** Seeded PRNG (mulberry32) for repeatable shuffles. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const reason = unavailable();
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodedPacket, DecodeStatus } from '../src/engine/decode/packet';
 import { FIXTURES, readPcap } from './decode-helpers';
+import { prng as rng } from './prng';
 
 interface Seed {
   linkType: number;
@@ -78,14 +79,6 @@ function seeds(): Seed[] {
   return out;
 }
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LINK_TYPES = [0, 1, 101, 108, 113, 228, 229, 276, 42];
 const INTERESTING = [0, 1, 2, 4, 5, 6, 8, 0x0f, 0x11, 0x20, 0x2f, 0x40, 0x45, 0x4f, 0x60, 0x7f, 0x80, 0x81, 0x86, 0x88, 0xdd, 0xfe, 0xff];

@@ -1,18 +1,9 @@
 // Deterministic FlowRecord generator for the store tests. Every record is known, so counts, sums
 // and summaries can be checked against the generator instead of against the store itself.
 import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../src/shared/records';
+import { prng as rng } from './prng';
+export { rng };
 
-/** mulberry32: small, fast, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const BASE_TIME = 1_700_000_000_000_000; // µs, Nov 2023
 export const CAPTURE_A = 1;

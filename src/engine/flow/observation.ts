@@ -1,6 +1,7 @@
 // Observation points (DeepFlow's tap_side vocabulary: c, s, c-nd, s-nd, local, rest) for the flows
 // of one capture, decided after import from what the whole capture shows:
-// - the address behind a veth is the one that appears in the most flows on it (the pod);
+// - the address behind a veth is the one that appears in the most flows on it (the pod), if one
+//   address clearly does (a tie names none);
 //   pods behind this capture's veths are "local";
 // - on a veth: the pod is the client → 'c', the server → 's';
 // - on a bridge, a tunnel device, or any interface carrying encapsulated traffic: the client is a
@@ -38,8 +39,16 @@ ends AS (
 per_if AS (
   SELECT if_index, count(*) AS flows FROM flows WHERE capture_id = ${c} GROUP BY ALL
 ),
+-- The address in the most flows on the interface; a tie (e.g. a single flow) names no owner, so the
+-- answer never depends on which of two equal candidates the database happens to return.
+ranked AS (
+  SELECT if_index, ip, n,
+    row_number() OVER (PARTITION BY if_index ORDER BY n DESC, ip) AS rk,
+    lead(n) OVER (PARTITION BY if_index ORDER BY n DESC, ip) AS next_n
+  FROM ends
+),
 owner AS (
-  SELECT e.if_index, arg_max(e.ip, e.n) AS ip, max(e.n) AS n FROM ends e GROUP BY e.if_index
+  SELECT if_index, ip, n FROM ranked WHERE rk = 1 AND (next_n IS NULL OR n > next_n)
 ),
 owner_ok AS (
   SELECT o.if_index, o.ip, i.kind FROM owner o JOIN per_if p USING (if_index) JOIN iface i USING (if_index)
