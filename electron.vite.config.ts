@@ -33,6 +33,8 @@ export default defineConfig({
         input: {
           index: path('src/main/index.ts'),
           'engine-worker': path('src/main/engine-worker.ts'),
+          // Flow shard threads for big imports (src/engine/sharded.ts loads ./flow-worker.js).
+          'flow-worker': path('src/engine/shard-worker.ts'),
         },
       },
     },

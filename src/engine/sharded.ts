@@ -1,6 +1,8 @@
 // Runs one capture on several worker threads, sharded by flow hash (see shard-worker.ts), and merges
 // their flows into one sink. Packet and interface counts come from worker 0 (every worker sees every packet).
 
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CaptureError } from './capture/types';
 import type { AnalyzeOptions, CaptureResult } from './pipeline';
@@ -9,7 +11,12 @@ import type { ShardJob, ShardMessage } from './shard-worker';
 /** Starts a shard worker: the bundled script next to the CLI bundle, or the TypeScript source via tsx. */
 function startWorker(job: ShardJob): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./flow-worker.mjs', here), { workerData: job });
+  if (!here.endsWith('.ts')) {
+    // Bundled: the CLI ships dist/flow-worker.mjs, the desktop build out/main/flow-worker.js.
+    const bundled = ['./flow-worker.mjs', './flow-worker.js'].map((f) => new URL(f, here)).find((u) => existsSync(u));
+    if (!bundled) throw new Error(`no flow worker script next to ${fileURLToPath(here)}`);
+    return new Worker(bundled, { workerData: job });
+  }
   // Running from source (tests, `npm run bench`): register tsx inside the worker, then load the module.
   const tsx = import.meta.resolve('tsx/esm/api');
   const src = new URL('./shard-worker.ts', here).href;

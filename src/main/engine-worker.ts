@@ -29,8 +29,5 @@ serveEngine(parentPort as unknown as EnginePort, (emit) =>
     emit,
     appInfo: data.appInfo,
     dbPath,
-    // The desktop build does not ship the shard worker script (dist/flow-worker.mjs is the CLI's),
-    // so imports run in this thread; electron.vite.config.ts needs that entry before this can go.
-    importWorkers: 1,
   }),
 );
