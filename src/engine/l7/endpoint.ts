@@ -19,9 +19,18 @@ export function foldPath(target: string): string {
       return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
     }
   }
-  const q = path.search(/[?#]/);
-  if (q >= 0) path = path.slice(0, q);
-  if (path.length > MAX_ENDPOINT * 4) path = path.slice(0, MAX_ENDPOINT * 4);
+  // One pass: where the path ends (query, fragment) and whether it holds a digit at all (most
+  // paths without one need no folding and no splitting).
+  let end = path.length;
+  let digit = false;
+  for (let i = 0; i < end; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 63 || c === 35) end = i;
+    else if (c >= 48 && c <= 57) digit = true;
+  }
+  if (end > MAX_ENDPOINT * 4) end = MAX_ENDPOINT * 4;
+  if (end < path.length) path = path.slice(0, end);
+  if (!digit) return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
   const parts = path.split('/');
   for (let i = 0; i < parts.length; i++) if (isId(parts[i])) parts[i] = '{id}';
   const out = parts.join('/');

@@ -35,6 +35,8 @@ const METHODS = [
 ];
 const METHOD_BYTES = METHODS.map((m) => Buffer.from(m + ' ', 'latin1'));
 const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+/** '1.0' ... '1.9' by minor digit (no string built per message). */
+const VERSIONS = Array.from({ length: 10 }, (_, d) => `1.${d}`);
 
 const enum St {
   Line,
@@ -382,13 +384,14 @@ export class Http1Parser implements L7FlowParser {
       startsWith(b, sp2 + 1, e, HTTP_1) &&
       isDigit(b[e - 1])
     ) {
-      version = `1.${b[e - 1] - 48}`;
+      version = VERSIONS[b[e - 1] - 48];
       targetEnd = sp2;
     } else if (!cut || methodAt(b, s, e) < 0) {
       // No version: HTTP/0.9 is not parsed; a line cut by the length limit keeps a known method.
       return false;
     }
-    const method = b.toString('latin1', s, sp1);
+    const known = methodAt(b, s, e);
+    const method = known >= 0 && METHODS[known].length === sp1 - s ? METHODS[known] : b.toString('latin1', s, sp1);
     let target = b.toString('utf8', sp1 + 1, Math.min(targetEnd, sp1 + 1 + MAX_RESOURCE));
     target = target.trim();
     if (target.length === 0) return false;
@@ -417,7 +420,7 @@ export class Http1Parser implements L7FlowParser {
     m.startTs = h.lineTs;
     m.endTs = h.lineTs;
     m.tcpSeq = h.lineSeq;
-    m.version = `1.${b[s + 7] - 48}`;
+    m.version = VERSIONS[b[s + 7] - 48];
     m.responseCode = code;
     m.responseStatus = statusOf(code);
     h.interim = code < 200 && code !== 101;
