@@ -12,7 +12,7 @@ Usage:
   flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--workers N]
       Read pcap / pcapng files (gzip allowed), reconstruct flows with TCP health, store them in a
       DuckDB database and print a summary. Without --db the store is in memory (not kept).
-      --workers N shards flows over N threads (default: one per core for files of 64 MiB or more).
+      --workers N shards flows over N threads (default 1; see bench/RESULTS.md before raising it).
   flowscope query "<SQL>" --db PATH [--json] [--max-rows N]
       Run SQL against a store (tables: captures, interfaces, flows, requests, spans).
   flowscope serve [capture...] [--port N] [--host ADDR] [--db PATH]

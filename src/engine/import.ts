@@ -1,8 +1,6 @@
 // Imports capture files into a store: pipeline → flow writer → captures/interfaces rows → observation
 // points. The one entry point the CLI, the desktop app and `serve` use.
 
-import { statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { analyzeCapture, type CaptureResult, type CaptureSink, type ImportProgress } from './pipeline';
 import { analyzeCaptureSharded } from './sharded';
 import { observationPointSql } from './flow/observation';
@@ -11,7 +9,11 @@ import type { FlowWriter } from './store/appender';
 import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../shared/records';
 
 export interface ImportOptions {
-  /** Worker threads per file (flows sharded by hash); 1 = in this thread; default: automatic. */
+  /**
+   * Worker threads per file (flows sharded by hash); default 1 = in this thread. Every worker reads and
+   * decodes the whole file, so this only pays off when flow work dominates: bench/RESULTS.md shows it
+   * slower than one thread on a 2-core machine today.
+   */
   workers?: number;
   signal?: AbortSignal;
   onProgress?: (p: ImportProgress) => void;
@@ -73,7 +75,7 @@ export async function importCaptures(store: Store, paths: readonly string[], opt
   for (const [i, path] of paths.entries()) {
     const sink = new StoreSink(store, opts.captureIds?.[i]);
     try {
-      const workers = opts.workers ?? autoWorkers(path);
+      const workers = opts.workers ?? 1;
       const run = { sink, signal: opts.signal, onProgress: opts.onProgress };
       results.push(workers > 1 ? await analyzeCaptureSharded(path, workers, run) : await analyzeCapture(path, run));
     } catch (err) {
@@ -84,8 +86,3 @@ export async function importCaptures(store: Store, paths: readonly string[], opt
   return results;
 }
 
-/** Threads pay off once a file takes seconds to read: from 64 MiB, one per core (at most 4). */
-function autoWorkers(path: string): number {
-  const size = statSync(path).size;
-  return size >= 64 << 20 ? Math.min(4, availableParallelism()) : 1;
-}

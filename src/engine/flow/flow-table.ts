@@ -104,10 +104,8 @@ export class Flow {
     if (p.protocol === IPPROTO_TCP) {
       if (this.perf === null) this.perf = new TcpPerf();
       else this.perf.reset();
-      this.timeoutUs = SINGLE_DIRECTION_TIMEOUT_US;
-    } else {
-      this.timeoutUs = SINGLE_DIRECTION_TIMEOUT_US;
     }
+    this.timeoutUs = SINGLE_DIRECTION_TIMEOUT_US;
   }
 }
 
@@ -135,8 +133,6 @@ export interface FlowTableOptions {
   /** First flow id to hand out; ids increase by one. */
   firstFlowId: number;
   onFlow: (rec: FlowRecord) => void;
-  /** Optional: maps if_index to an observation point; default 'rest'. */
-  observationPoint?: (ifIndex: number) => string;
 }
 
 export class FlowTable {
@@ -151,7 +147,6 @@ export class FlowTable {
   private nowUs = 0;
   /** Counters for the capture summary. */
   flowsEmitted = 0;
-  packetsSeen = 0;
   readonly closeTypeCounts = new Map<number, number>();
 
   constructor(private readonly opts: FlowTableOptions, initialCapacity = 1 << 16) {
@@ -167,7 +162,6 @@ export class FlowTable {
   /** Accounts one decoded IP packet (status Ok); p.tsUs and p.frameLen must be set. */
   add(p: DecodedPacket, ifIndex: number): void {
     const tsUs = p.tsUs;
-    this.packetsSeen++;
     if (tsUs > this.nowUs) this.nowUs = tsUs;
     if (this.nowUs - this.lastSweepUs >= SWEEP_INTERVAL_US) {
       this.lastSweepUs = this.nowUs;
@@ -359,7 +353,8 @@ export class FlowTable {
       flowId: this.nextFlowId++,
       captureId: this.opts.captureId,
       ifIndex: f.ifIndex,
-      observationPoint: this.opts.observationPoint ? this.opts.observationPoint(f.ifIndex) : 'rest',
+      // Decided after import from what the whole capture shows (observation.ts).
+      observationPoint: 'rest',
       startTime: f.startUs,
       endTime: f.lastUs,
       ipVersion: f.ipVersion,

@@ -117,20 +117,14 @@ export class Store {
   /** Insert or replace interface rows (keyed by capture_id, if_index). */
   async writeInterfaces(recs: readonly InterfaceRecord[]): Promise<void> {
     this.checkOpen();
-    if (recs.length === 0) return;
-    const prepared = await this.conn.prepare(`INSERT OR REPLACE INTO interfaces VALUES ($1, $2, $3, $4, $5, $6, $7)`);
-    await this.conn.run('BEGIN TRANSACTION');
-    try {
-      for (const r of recs) {
-        prepared.bind([r.captureId, r.ifIndex, r.name, r.description, r.linkType, r.kind, r.packets]);
-        await prepared.run();
-      }
-      await this.conn.run('COMMIT');
-    } catch (err) {
-      await this.conn.run('ROLLBACK');
-      throw err;
-    } finally {
-      prepared.destroySync();
+    // One statement per 500 rows: a prepared statement run per row costs ~5 ms each here, which a
+    // capture with hundreds of interfaces (one per pod veth) turns into seconds.
+    const ROWS = 500;
+    for (let i = 0; i < recs.length; i += ROWS) {
+      const part = recs.slice(i, i + ROWS);
+      const values = part.map((_, k) => `(${Array.from({ length: 7 }, (_, c) => `$${k * 7 + c + 1}`).join(', ')})`);
+      const params = part.flatMap((r) => [r.captureId, r.ifIndex, r.name, r.description, r.linkType, r.kind, r.packets]);
+      await this.conn.run(`INSERT OR REPLACE INTO interfaces VALUES ${values.join(', ')}`, params);
     }
   }
 
