@@ -11,6 +11,7 @@ export default defineConfig({
   // Two cores: one app or browser at a time keeps timings sane.
   workers: 1,
   timeout: 60_000,
+  globalTimeout: 15 * 60_000,
   expect: { timeout: 10_000 },
   reporter: [['list']],
   forbidOnly: !!process.env.CI,

@@ -170,12 +170,23 @@ test('a live dumpcap capture on loopback: if_name/description, ns timestamps, IS
     t.skip(`dumpcap cannot capture on lo here: ${err.trim()}`);
     return;
   }
+  // Keep sending numbered datagrams until dumpcap has its N: the first ones can race the filter
+  // being attached, and waiting for an exit that never comes would hang the suite.
+  const exited = new Promise<boolean>((res) => cap.on('exit', () => res(true)));
   const sock = createSocket('udp4');
-  for (let i = 0; i < N; i++) {
-    await new Promise<void>((res) => sock.send(Buffer.from(`flowscope ${i}`), 47999, '127.0.0.1', () => res()));
+  let sent = 0;
+  const deadline = Date.now() + 15_000;
+  while (cap.exitCode === null && cap.signalCode === null && Date.now() < deadline) {
+    await new Promise<void>((res) => sock.send(Buffer.from(`flowscope ${sent}`), 47999, '127.0.0.1', () => res()));
+    sent++;
+    await Promise.race([exited, new Promise((res) => setTimeout(res, 20))]);
   }
   sock.close();
-  await new Promise((res) => cap.on('exit', res));
+  if (cap.exitCode === null && cap.signalCode === null) {
+    cap.kill('SIGKILL');
+    assert.fail(`dumpcap did not capture ${N} of ${sent} datagrams in 15 s: ${err.trim()}`);
+  }
+  await exited;
 
   const r = await readAll(out);
   assert.equal(r.error, null);
@@ -189,7 +200,9 @@ test('a live dumpcap capture on loopback: if_name/description, ns timestamps, IS
     frames.map((f) => [f.us, f.ns, f.caplen]),
   );
   assert.ok(r.packets.some((p) => p.ns !== 0), 'dumpcap writes ns resolution: some sub-µs parts are non-zero');
-  for (let i = 0; i < N; i++) assert.ok(r.packets[i].data.includes(Buffer.from(`flowscope ${i}`)));
+  // Consecutive datagrams, whichever one the capture started at.
+  const first = Number(/flowscope (\d+)/.exec(r.packets[0].data.toString('latin1'))?.[1]);
+  for (let i = 0; i < N; i++) assert.ok(r.packets[i].data.includes(Buffer.from(`flowscope ${first + i}`)), `packet ${i + 1}`);
   const stats = r.source.interfaceStats ?? [];
   assert.equal(stats.length, 1);
   assert.equal(stats[0].ifIndex, 0);

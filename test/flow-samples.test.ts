@@ -163,3 +163,38 @@ test('observation points do not depend on row order: a veth with a single flow h
   }
   assert.equal(new Set(ops).size, 1, 'the same observation points on every run');
 });
+
+test('analyze stores HTTP and DNS requests: per interface, exactly the requests that crossed it, each linked to its flow', async () => {
+  const { Store } = await import('../src/engine/store/store');
+  const { importCaptures } = await import('../src/engine/import');
+  const store = await Store.open(':memory:');
+  try {
+    for (const node of ['node1', 'node2']) {
+      const [r] = await importCaptures(store, [join(SAMPLES, `k8s-${node}.pcapng`)]);
+      const q = await store.query(
+        `SELECT i.name, r.l7_protocol, count(*) FROM requests r JOIN interfaces i USING (capture_id, if_index)
+         WHERE r.capture_id = ${r.capture.captureId} GROUP BY ALL`,
+      );
+      const got = new Map(q.rows.map((row) => [`${row[0]}/${row[1]}`, Number(row[2])]));
+      const perIf = (truth.expected.per_interface as (IfaceTruth & { requests_by_protocol: Record<string, number> })[]).filter(
+        (e) => e.node === node && r.interfaces.some((i) => i.name === e.interface),
+      );
+      for (const e of perIf) {
+        for (const proto of ['http', 'dns']) {
+          assert.equal(got.get(`${e.interface}/${proto}`) ?? 0, e.requests_by_protocol[proto] ?? 0, `${node} ${e.interface} ${proto}`);
+        }
+      }
+      const orphans = await store.query(
+        `SELECT count(*) FROM requests r LEFT JOIN flows f USING (flow_id)
+         WHERE r.capture_id = ${r.capture.captureId} AND (f.flow_id IS NULL OR f.client_port <> r.client_port OR f.if_index <> r.if_index)`,
+      );
+      assert.equal(Number(orphans.rows[0][0]), 0, 'every request names its own flow');
+      const l7 = await store.query(
+        `SELECT count(*) FROM flows WHERE capture_id = ${r.capture.captureId} AND server_port = 80 AND handshake_seen AND l7_protocol <> 'http'`,
+      );
+      assert.equal(Number(l7.rows[0][0]), 0, 'HTTP flows are marked http');
+    }
+  } finally {
+    await store.close();
+  }
+});

@@ -7,26 +7,45 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeCapture, type CaptureSink } from '../src/engine/pipeline';
 import { analyzeCaptureSharded } from '../src/engine/sharded';
-import type { FlowRecord } from '../src/shared/records';
+import type { FlowRecord, RequestRecord } from '../src/shared/records';
 
 const FG = '/work/shared/fixtures/deepflow/agent/resources/test/flow_generator';
 
-function collect(): { sink: CaptureSink; flows: FlowRecord[] } {
+function collect(): { sink: CaptureSink; flows: FlowRecord[]; requests: RequestRecord[] } {
   const flows: FlowRecord[] = [];
+  const requests: RequestRecord[] = [];
   return {
     flows,
-    sink: { beginCapture: async () => ({ captureId: 7, firstFlowId: 1 }), addFlow: (f) => flows.push(f), endCapture: async () => {} },
+    requests,
+    sink: {
+      beginCapture: async () => ({ captureId: 7, firstFlowId: 1 }),
+      addFlow: (f) => flows.push(f),
+      addRequest: (r) => requests.push(r),
+      endCapture: async () => {},
+    },
   };
 }
 
-test('2 worker threads give exactly the flows of 1 thread', async () => {
+/** Each request names a flow with its own endpoints. */
+function checkLinks(flows: FlowRecord[], requests: RequestRecord[]): void {
+  const byId = new Map(flows.map((f) => [f.flowId, f]));
+  for (const r of requests) {
+    const f = byId.get(r.flowId);
+    assert.ok(f, `request ${r.requestId} names flow ${r.flowId}`);
+    assert.deepEqual([f.clientIp, f.clientPort, f.serverIp, f.serverPort], [r.clientIp, r.clientPort, r.serverIp, r.serverPort]);
+  }
+}
+
+test('2 worker threads give exactly the flows and requests of 1 thread', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-shard-'));
-  const merged = join(dir, 'all.pcap');
+  const merged = join(dir, 'all.pcapng');
   // Every fixture pcap (standard format: mergecap cannot read the 'modified' NATS ones into pcap).
   const inputs = (readdirSync(FG, { recursive: true }) as string[])
     .filter((f) => f.endsWith('.pcap') && !f.includes('nats-nrpc'))
     .map((f) => join(FG, f));
-  execFileSync('mergecap', ['-F', 'pcap', '-w', merged, ...inputs]);
+  // Plus a real multi-hop sample (HTTP, DNS seen on several interfaces).
+  inputs.push(join(import.meta.dirname, '../samples/k8s-node1.pcapng'));
+  execFileSync('mergecap', ['-F', 'pcapng', '-w', merged, ...inputs]);
   const one = collect();
   const r1 = await analyzeCapture(merged, { sink: one.sink });
   const two = collect();
@@ -36,5 +55,10 @@ test('2 worker threads give exactly the flows of 1 thread', async () => {
   assert.deepEqual(r2.closeTypes, r1.closeTypes);
   const key = (f: FlowRecord) => JSON.stringify({ ...f, flowId: 0 });
   assert.deepEqual(two.flows.map(key).sort(), one.flows.map(key).sort());
-  assert.deepEqual(two.flows.map((f) => f.flowId).sort((a, b) => a - b), one.flows.map((_, i) => i + 1), 'ids are dense');
+  assert.equal(new Set(two.flows.map((f) => f.flowId)).size, two.flows.length, 'flow ids are unique');
+  assert.ok(one.requests.length > 80, `${one.requests.length} requests`);
+  const rkey = (r: RequestRecord) => JSON.stringify({ ...r, requestId: 0, flowId: 0 });
+  assert.deepEqual(two.requests.map(rkey).sort(), one.requests.map(rkey).sort());
+  checkLinks(one.flows, one.requests);
+  checkLinks(two.flows, two.requests);
 });

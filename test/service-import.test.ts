@@ -130,7 +130,7 @@ test('a file that disappears while queued fails with the reason, is listed with 
     const opened = await service.openCapture({ paths: [MEMCACHED, gone, HTTP] });
     assert.deepEqual(opened.rejected, [], 'it was there when opened');
     const failed = await log.ended('import-2');
-    const reason = `${gone}: import failed: ENOENT: no such file or directory, stat '${gone}'`;
+    const reason = `${gone}: import failed: ENOENT: no such file or directory, open '${gone}'`;
     assert.deepEqual(failed, { importId: 'import-2', captureId: 2, path: gone, phase: 'failed', bytesRead: 0, totalBytes: 6252, packets: 0, flows: 0, error: reason });
     assert.equal((await log.ended('import-3')).phase, 'done');
     const records = await service.listCaptures();

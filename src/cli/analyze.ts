@@ -37,11 +37,13 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     bar.done();
     const ids = results.map((r) => r.capture.captureId);
     const summary = await captureSummary(store, ids, { topConversations: top });
+    const requests = await requestMix(store, ids);
     const errors = results.filter((r) => r.error).map((r) => r.error!.message);
     if (json) {
-      process.stdout.write(JSON.stringify({ db: dbPath, captures: results.map((r) => r.capture), summary, errors }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ db: dbPath, captures: results.map((r) => r.capture), summary, requests, errors }, null, 2) + '\n');
     } else {
       process.stdout.write(formatSummary(summary));
+      process.stdout.write(formatRequestMix(requests));
       if (dbPath !== ':memory:') process.stdout.write(`\nStored in ${dbPath} — try: flowscope query "SELECT * FROM flows LIMIT 10" --db ${dbPath}\n`);
     }
     for (const e of errors) process.stderr.write(`flowscope: ${e} (everything before it was kept)\n`);
@@ -51,4 +53,41 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     bar.done();
     await store.close();
   }
+}
+
+interface RequestMix {
+  protocol: string;
+  /** Request rows (a request seen at several observation points is one row per point). */
+  rows: number;
+  ok: number;
+  clientErrors: number;
+  serverErrors: number;
+  timeouts: number;
+}
+
+/** Requests by protocol and outcome (the L7 view; RED per service comes with the request views). */
+async function requestMix(store: Store, ids: number[]): Promise<RequestMix[]> {
+  if (ids.length === 0) return [];
+  const q = await store.query(
+    `SELECT l7_protocol, count(*), count(*) FILTER (response_status = 'ok'), count(*) FILTER (response_status = 'client_error'),
+            count(*) FILTER (response_status = 'server_error'), count(*) FILTER (response_status = 'timeout')
+     FROM requests WHERE capture_id IN (${ids.join(', ')}) GROUP BY 1 ORDER BY 2 DESC, 1`,
+  );
+  return q.rows.map((r) => ({
+    protocol: String(r[0]),
+    rows: Number(r[1]),
+    ok: Number(r[2]),
+    clientErrors: Number(r[3]),
+    serverErrors: Number(r[4]),
+    timeouts: Number(r[5]),
+  }));
+}
+
+function formatRequestMix(mix: RequestMix[]): string {
+  if (mix.length === 0) return '\nRequests\n  none recognised (HTTP/1.x and DNS are parsed today)\n';
+  const head = ['protocol', 'request rows', 'ok', 'client errors', 'server errors', 'timeouts'];
+  const rows = mix.map((m) => [m.protocol, m.rows, m.ok, m.clientErrors, m.serverErrors, m.timeouts].map(String));
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return `\nRequests (one row per observation point that saw the request)\n${[head, ...rows].map(line).join('\n')}\n`;
 }

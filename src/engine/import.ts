@@ -6,7 +6,8 @@ import { analyzeCaptureSharded } from './sharded';
 import { observationPointSql } from './flow/observation';
 import type { Store } from './store/store';
 import type { FlowWriter } from './store/appender';
-import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../shared/records';
+import type { RequestWriter } from './store/request-accessors';
+import type { CaptureRecord, FlowRecord, InterfaceRecord, RequestRecord } from '../shared/records';
 
 export interface ImportOptions {
   /**
@@ -25,8 +26,10 @@ export interface ImportOptions {
 }
 
 class StoreSink implements CaptureSink {
-  private writer: FlowWriter | null = null;
-  private flows = 0;
+  private flowWriter: FlowWriter | null = null;
+  private requestWriter: RequestWriter | null = null;
+  private firstFlowId = 0;
+  private maxFlowId = -1;
 
   constructor(
     private readonly store: Store,
@@ -34,20 +37,30 @@ class StoreSink implements CaptureSink {
   ) {}
 
   async beginCapture(): Promise<{ captureId: number; firstFlowId: number }> {
-    this.writer = await this.store.flowWriter();
-    this.flows = 0;
-    return { captureId: this.captureId ?? this.store.nextCaptureId(), firstFlowId: this.store.allocateFlowIds(0) };
+    this.flowWriter = await this.store.flowWriter();
+    this.requestWriter = await this.store.requestWriter();
+    this.firstFlowId = this.store.allocateFlowIds(0);
+    this.maxFlowId = this.firstFlowId - 1;
+    return { captureId: this.captureId ?? this.store.nextCaptureId(), firstFlowId: this.firstFlowId };
   }
 
   addFlow(rec: FlowRecord): void {
-    this.writer!.add(rec);
-    this.flows++;
+    this.flowWriter!.add(rec);
+    // Sharded imports hand out ids with a stride: reserve up to the largest one used.
+    if (rec.flowId > this.maxFlowId) this.maxFlowId = rec.flowId;
+  }
+
+  addRequest(rec: RequestRecord): void {
+    rec.requestId = this.store.allocateRequestIds(1);
+    this.requestWriter!.add(rec);
   }
 
   async endCapture(capture: CaptureRecord, interfaces: InterfaceRecord[]): Promise<void> {
-    this.writer!.close();
-    this.writer = null;
-    this.store.allocateFlowIds(this.flows);
+    this.flowWriter!.close();
+    this.flowWriter = null;
+    this.requestWriter!.close();
+    this.requestWriter = null;
+    this.store.allocateFlowIds(this.maxFlowId - this.firstFlowId + 1);
     await this.store.writeCapture(capture);
     await this.store.writeInterfaces(interfaces);
     await this.store.conn.run(observationPointSql(capture.captureId));
@@ -55,14 +68,15 @@ class StoreSink implements CaptureSink {
 
   /** Leaves the store consistent when an import is abandoned (cancel, internal error). */
   abandon(): void {
-    if (this.writer) {
+    for (const w of [this.flowWriter, this.requestWriter]) {
       try {
-        this.writer.close();
+        w?.close();
       } catch {
         // The writer already reported its own failure; nothing more to keep.
       }
-      this.writer = null;
     }
+    this.flowWriter = null;
+    this.requestWriter = null;
   }
 }
 

@@ -7,7 +7,8 @@ import { Decoder } from './decode/decoder';
 import { DecodeStatus, DecodedPacket } from './decode/packet';
 import { FlowTable, flowHash } from './flow/flow-table';
 import { interfaceKind } from './flow/observation';
-import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../shared/records';
+import { L7Engine, type L7Stats } from './l7/engine';
+import type { CaptureRecord, FlowRecord, InterfaceRecord, RequestRecord } from '../shared/records';
 
 /** Link type whose header carries the kernel ifindex (tcpdump -i any): flows are keyed by that index. */
 const LINKTYPE_LINUX_SLL2 = 276;
@@ -25,6 +26,8 @@ export interface CaptureSink {
   /** Called before the first flow; the capture's own record comes with endCapture. */
   beginCapture(): Promise<{ captureId: number; firstFlowId: number }>;
   addFlow(rec: FlowRecord): void;
+  /** Application requests (HTTP, DNS, ...); a sink without it gets flows only (no L7 parsing). */
+  addRequest?(rec: RequestRecord): void;
   endCapture(capture: CaptureRecord, interfaces: InterfaceRecord[]): Promise<void>;
 }
 
@@ -42,6 +45,9 @@ export interface CaptureResult {
   capture: CaptureRecord;
   interfaces: InterfaceRecord[];
   flows: number;
+  requests: number;
+  /** What the L7 stage found (null when it did not run). */
+  l7: L7Stats | null;
   /** Close type → flow count. */
   closeTypes: Record<number, number>;
   /** The reader's error, if the file ended badly; everything before it was kept. */
@@ -64,10 +70,23 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
   const doDecode = stop !== 'read';
   const doFlow = stop === null || stop === 'flow';
   const [shardIndex, shardCount] = opts.shard ?? [0, 1];
+  let requests = 0;
+  const l7 =
+    sink?.addRequest && doFlow && stop === null
+      ? new L7Engine({
+          captureId,
+          onRecord: (r) => {
+            requests++;
+            sink.addRequest!(r);
+          },
+        })
+      : null;
   const table = new FlowTable({
     captureId,
-    firstFlowId,
+    firstFlowId: firstFlowId + shardIndex,
+    flowIdStride: shardCount,
     onFlow: sink ? (rec) => sink.addFlow(rec) : () => {},
+    l7,
   });
 
   // Per observation point: packets; names come from the source (pcapng IDB) or the SLL2 ifindex.
@@ -137,6 +156,7 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
     error = e;
   }
   table.flushAll();
+  l7?.flush();
   for (let k = 0; k < ifCounts.length; k++) if (ifCounts[k] > 0) ifPackets.set(k, ifCounts[k]);
 
   const interfaces: InterfaceRecord[] = [];
@@ -176,5 +196,5 @@ export async function analyzeSource(source: PacketSource, opts: AnalyzeOptions =
   if (sink) await sink.endCapture(capture, interfaces);
   const closeTypes: Record<number, number> = {};
   for (const [k, v] of table.closeTypeCounts) closeTypes[k] = v;
-  return { capture, interfaces, flows: table.flowsEmitted, closeTypes, error };
+  return { capture, interfaces, flows: table.flowsEmitted, requests, l7: l7?.stats ?? null, closeTypes, error };
 }

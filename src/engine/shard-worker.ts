@@ -4,16 +4,19 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { analyzeCapture } from './pipeline';
-import type { FlowRecord } from '../shared/records';
+import type { FlowRecord, RequestRecord } from '../shared/records';
 
 export interface ShardJob {
   path: string;
   shard: [number, number];
   captureId: number;
+  /** The capture's first flow id; shard k uses firstFlowId + k + n·i (see FlowTableOptions). */
+  firstFlowId: number;
 }
 
 export type ShardMessage =
   | { type: 'flows'; flows: FlowRecord[] }
+  | { type: 'requests'; requests: RequestRecord[] }
   | { type: 'progress'; bytesRead: number; totalBytes: number; packets: number; flows: number }
   | {
       type: 'done';
@@ -25,18 +28,25 @@ export type ShardMessage =
 const job = workerData as ShardJob;
 const port = parentPort!;
 let pending: FlowRecord[] = [];
+let pendingRequests: RequestRecord[] = [];
 const index = job.shard[0];
 
 analyzeCapture(job.path, {
   shard: job.shard,
   sink: {
-    beginCapture: async () => ({ captureId: job.captureId, firstFlowId: 0 }),
+    beginCapture: async () => ({ captureId: job.captureId, firstFlowId: job.firstFlowId }),
     addFlow(rec) {
-      // The parent numbers flows as they arrive, so ids stay dense across workers.
       pending.push(rec);
       if (pending.length >= 4096) {
         port.postMessage({ type: 'flows', flows: pending } satisfies ShardMessage);
         pending = [];
+      }
+    },
+    addRequest(rec) {
+      pendingRequests.push(rec);
+      if (pendingRequests.length >= 4096) {
+        port.postMessage({ type: 'requests', requests: pendingRequests } satisfies ShardMessage);
+        pendingRequests = [];
       }
     },
     endCapture: async () => {},
@@ -45,6 +55,7 @@ analyzeCapture(job.path, {
 }).then(
   (result) => {
     if (pending.length) port.postMessage({ type: 'flows', flows: pending } satisfies ShardMessage);
+    if (pendingRequests.length) port.postMessage({ type: 'requests', requests: pendingRequests } satisfies ShardMessage);
     // Errors do not keep their fields across threads: send the reader's error as plain data.
     const e = result.error;
     const plain = e ? { file: e.file, offset: e.offset, reason: e.reason } : null;

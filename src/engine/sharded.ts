@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CaptureError } from './capture/types';
+import type { L7Stats } from './l7/engine';
 import type { AnalyzeOptions, CaptureResult } from './pipeline';
 import type { ShardJob, ShardMessage } from './shard-worker';
 
@@ -31,21 +32,19 @@ export async function analyzeCaptureSharded(
 ): Promise<CaptureResult> {
   const sink = opts.sink ?? null;
   const { captureId, firstFlowId } = sink ? await sink.beginCapture() : { captureId: 0, firstFlowId: 1 };
-  let nextFlowId = firstFlowId;
   const threads: Worker[] = [];
   const results: Promise<{ result: CaptureResult; readerError: CaptureError | null }>[] = [];
   for (let i = 0; i < workers; i++) {
-    const job: ShardJob = { path, shard: [i, workers], captureId };
+    const job: ShardJob = { path, shard: [i, workers], captureId, firstFlowId };
     const w = startWorker(job);
     threads.push(w);
     results.push(
       new Promise((resolve, reject) => {
         w.on('message', (m: ShardMessage) => {
           if (m.type === 'flows') {
-            for (const f of m.flows) {
-              f.flowId = nextFlowId++;
-              sink?.addFlow(f);
-            }
+            for (const f of m.flows) sink?.addFlow(f);
+          } else if (m.type === 'requests') {
+            for (const r of m.requests) sink?.addRequest?.(r);
           } else if (m.type === 'progress') {
             opts.onProgress?.({ file: path, bytesRead: m.bytesRead, totalBytes: m.totalBytes, packets: m.packets, flows: m.flows });
           } else if (m.type === 'done') {
@@ -68,15 +67,33 @@ export async function analyzeCaptureSharded(
     const done = await Promise.all(results);
     const first = done[0].result;
     const flows = done.reduce((n, d) => n + d.result.flows, 0);
+    const requests = done.reduce((n, d) => n + d.result.requests, 0);
     const closeTypes: Record<number, number> = {};
     for (const d of done) for (const [k, v] of Object.entries(d.result.closeTypes)) closeTypes[+k] = (closeTypes[+k] ?? 0) + v;
     const error = done[0].readerError;
     const capture = { ...first.capture, captureId, error: error ? error.message : first.capture.error };
     const interfaces = first.interfaces.map((i) => ({ ...i, captureId }));
     if (sink) await sink.endCapture(capture, interfaces);
-    return { capture, interfaces, flows, closeTypes, error };
+    return { capture, interfaces, flows, requests, l7: mergeL7(done.map((d) => d.result.l7)), closeTypes, error };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     await Promise.all(threads.map((t) => t.terminate()));
   }
+}
+
+/** Sums the workers' L7 statistics (null when L7 did not run). */
+function mergeL7(parts: (L7Stats | null)[]): L7Stats | null {
+  const present = parts.filter((p): p is L7Stats => p !== null);
+  if (present.length === 0) return null;
+  const out: L7Stats = { flows: 0, detected: {}, ignored: 0, records: 0, gaps: 0, parserErrors: 0, lastParserError: null };
+  for (const p of present) {
+    out.flows += p.flows;
+    out.ignored += p.ignored;
+    out.records += p.records;
+    out.gaps += p.gaps;
+    out.parserErrors += p.parserErrors;
+    out.lastParserError = p.lastParserError ?? out.lastParserError;
+    for (const [k, v] of Object.entries(p.detected)) out.detected[k] = (out.detected[k] ?? 0) + v;
+  }
+  return out;
 }

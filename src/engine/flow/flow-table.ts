@@ -11,6 +11,7 @@ import {
   ipToString,
 } from '../decode/packet';
 import { CloseType, type FlowRecord } from '../../shared/records';
+import type { L7Engine, L7FlowInfo } from '../l7/engine';
 import { TcpPerf } from './tcp-perf';
 import { TcpState, closeTypeOf, isFinished, nextState, stateTimeoutUs } from './tcp-state';
 
@@ -28,6 +29,8 @@ const SWEEP_INTERVAL_US = 1e6;
 /** Mutable per-flow state; objects are pooled and reused for later flows. */
 export class Flow {
   hash = 0;
+  /** flows.flow_id, given when the flow starts (L7 records name it before the flow ends). */
+  flowId = 0;
   ifIndex = 0;
   ipVersion = 0;
   protocol = 0;
@@ -130,9 +133,13 @@ function decideClientIs0(p: DecodedPacket, flags: number): boolean {
 
 export interface FlowTableOptions {
   captureId: number;
-  /** First flow id to hand out; ids increase by one. */
+  /** First flow id to hand out; ids increase by flowIdStride (default 1). */
   firstFlowId: number;
+  /** Shard k of n hands out firstFlowId + k + n·i: ids stay unique across shards without renumbering. */
+  flowIdStride?: number;
   onFlow: (rec: FlowRecord) => void;
+  /** Application-layer parsing, fed every packet of every flow; null to count flows only. */
+  l7?: L7Engine | null;
 }
 
 export class FlowTable {
@@ -143,6 +150,10 @@ export class FlowTable {
   /** Live flow indexes, for sweeping. */
   private live: number[] = [];
   private nextFlowId: number;
+  private readonly flowIdStride: number;
+  private readonly l7: L7Engine | null;
+  /** Reused for every L7 call (the engine reads it on a flow's first packet only). */
+  private readonly l7Info: L7FlowInfo = { ifIndex: 0, observationPoint: 'rest', flowId: 0 };
   private lastSweepUs = 0;
   private nowUs = 0;
   /** Counters for the capture summary. */
@@ -153,6 +164,8 @@ export class FlowTable {
     this.slots = new Int32Array(initialCapacity);
     this.mask = initialCapacity - 1;
     this.nextFlowId = opts.firstFlowId;
+    this.flowIdStride = opts.flowIdStride ?? 1;
+    this.l7 = opts.l7 ?? null;
   }
 
   get liveFlows(): number {
@@ -207,7 +220,15 @@ export class FlowTable {
       flow = this.create(p, ifIndex, hash);
       dir = 1;
     }
-    this.update(flow, p, dir === 1 ? flow.clientIs0 : !flow.clientIs0);
+    const fromClient = dir === 1 ? flow.clientIs0 : !flow.clientIs0;
+    this.update(flow, p, fromClient);
+    if (this.l7 !== null) {
+      // Every packet, pure ACKs included: an ACK past bytes the capture lacks reveals a gap early.
+      const info = this.l7Info;
+      info.ifIndex = ifIndex;
+      info.flowId = flow.flowId;
+      this.l7.onPacket(flow, p, fromClient, info);
+    }
   }
 
   private create(p: DecodedPacket, ifIndex: number, hash: number): Flow {
@@ -222,6 +243,8 @@ export class FlowTable {
       this.flows.push(f);
     }
     f.init(p, ifIndex, hash);
+    f.flowId = this.nextFlowId;
+    this.nextFlowId += this.flowIdStride;
     f.liveIndex = this.live.length;
     this.live.push(idx);
     if ((this.live.length << 1) > this.slots.length) this.grow();
@@ -280,6 +303,8 @@ export class FlowTable {
 
   private close(f: Flow): void {
     const rec = this.toRecord(f);
+    // Before remove(): the pooled Flow object may be reused (as a new L7 key) at once.
+    if (this.l7 !== null) rec.l7Protocol = this.l7.onFlowEnd(f, rec.flowId);
     this.closeTypeCounts.set(rec.closeType, (this.closeTypeCounts.get(rec.closeType) ?? 0) + 1);
     this.flowsEmitted++;
     this.opts.onFlow(rec);
@@ -350,7 +375,7 @@ export class FlowTable {
       ? closeTypeOf(f.state, f.flagsTx, f.flagsRx, f.packetsRx)
       : CloseType.Timeout;
     return {
-      flowId: this.nextFlowId++,
+      flowId: f.flowId,
       captureId: this.opts.captureId,
       ifIndex: f.ifIndex,
       // Decided after import from what the whole capture shows (observation.ts).

@@ -6,6 +6,7 @@ import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../../shared/re
 import { FLOW_ACCESSORS, TableWriter, type FlowWriter } from './appender';
 import { SCHEMA_VERSION, migrate } from './migrations';
 import { runQuery, type QueryResult } from './query';
+import { createRequestWriter, type RequestWriter } from './request-accessors';
 
 /** Largest id of `column` over `tables` plus one (1 for an empty database). */
 async function nextId(conn: DuckDBConnection, column: string, tables: string[], metaKey: string): Promise<number> {
@@ -125,6 +126,18 @@ export class Store {
       const values = part.map((_, k) => `(${Array.from({ length: 7 }, (_, c) => `$${k * 7 + c + 1}`).join(', ')})`);
       const params = part.flatMap((r) => [r.captureId, r.ifIndex, r.name, r.description, r.linkType, r.kind, r.packets]);
       await this.conn.run(`INSERT OR REPLACE INTO interfaces VALUES ${values.join(', ')}`, params);
+    }
+  }
+
+  /** A columnar bulk writer for requests; close() it to commit the rest. */
+  async requestWriter(): Promise<RequestWriter> {
+    this.checkOpen();
+    this.writers++;
+    try {
+      return await createRequestWriter(this.conn, () => this.writers--);
+    } catch (err) {
+      this.writers--;
+      throw err;
     }
   }
 
