@@ -2,7 +2,7 @@
 // empty database. Each step runs in its own transaction together with the version bump, so a
 // failure leaves the database at the last complete version.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { SCHEMA_V1, SCHEMA_V2 } from './schema';
+import { SCHEMA_V1, SCHEMA_V2, SCHEMA_V3 } from './schema';
 
 export type Migration = (conn: DuckDBConnection) => Promise<void>;
 
@@ -12,6 +12,9 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   async (conn) => {
     await conn.run(SCHEMA_V2);
+  },
+  async (conn) => {
+    await conn.run(SCHEMA_V3);
   },
 ];
 

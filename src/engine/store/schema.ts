@@ -182,3 +182,21 @@ export const SCHEMA_V2 = `
 ALTER TABLE flows ADD COLUMN syn_seq BIGINT DEFAULT -1;     -- client's first SYN, -1 when not seen
 ALTER TABLE flows ADD COLUMN synack_seq BIGINT DEFAULT -1;  -- server's first SYN-ACK, -1 when not seen
 `;
+
+/**
+ * Version 3: one row per tagged IP with its best name of each kind, what the views group by
+ * (SPEC.md "Auto-tagging": names join at query time, so tags added later re-label old data).
+ */
+export const SCHEMA_V3 = `
+CREATE VIEW ip_names AS
+SELECT ir.ip,
+  min(r.name) FILTER (WHERE r.kind = 'service')  AS service,
+  min(r.name) FILTER (WHERE r.kind = 'pod')      AS pod,
+  min(r.name) FILTER (WHERE r.kind = 'workload') AS workload,
+  min(r.name) FILTER (WHERE r.kind = 'node')     AS node,
+  min(r.name) FILTER (WHERE r.kind = 'dns')      AS dns_name,
+  min(r.name) FILTER (WHERE r.kind = 'process')  AS process,
+  min(r.namespace)                               AS namespace
+FROM ip_resources ir JOIN resources r USING (resource_id)
+GROUP BY ir.ip;
+`;
