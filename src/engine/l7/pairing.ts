@@ -50,7 +50,7 @@ export class Pairer {
       if (this.responseLoss && !this.bySessionId) this.skipLostResponses(m);
       let match: Exchange | null = null;
       for (const x of this.open) {
-        if (x.req !== null && x.resp === null && (!this.bySessionId || x.req.sessionId === m.sessionId)) {
+        if (x.req !== null && x.resp === null && !x.req.oneWay && (!this.bySessionId || x.req.sessionId === m.sessionId)) {
           match = x;
           break;
         }
@@ -60,14 +60,14 @@ export class Pairer {
     }
     while (this.open.length > this.maxOpen) {
       const x = this.open.shift()!;
-      this.handler(x, x.resp === null ? 'unknown' : null);
+      this.handler(x, x.resp === null && !x.req!.oneWay ? 'unknown' : null);
     }
   }
 
   /** The capture lost bytes of direction `dir` (a whole response may be among them). */
   gap(dir: number): void {
     for (const x of this.open) {
-      if (x.req !== null && x.resp === null && x.req.dir !== dir) {
+      if (x.req !== null && x.resp === null && !x.req.oneWay && x.req.dir !== dir) {
         this.responseLoss = true;
         return;
       }
@@ -88,12 +88,12 @@ export class Pairer {
     let last = -1;
     for (let i = 0; i < this.open.length; i++) {
       const x = this.open[i];
-      if (x.req === null || x.resp !== null || x.req.tcpSeq === null) continue;
+      if (x.req === null || x.resp !== null || x.req.oneWay || x.req.tcpSeq === null) continue;
       if (((x.req.tcpSeq - m.senderAck) | 0) < 0) last = i;
     }
     for (let i = 0; i < last; ) {
       const x = this.open[i];
-      if (x.req !== null && x.resp === null) {
+      if (x.req !== null && x.resp === null && !x.req.oneWay) {
         this.open.splice(i, 1);
         last--;
         this.handler(x, 'unknown');
@@ -108,7 +108,10 @@ export class Pairer {
     const open = this.open;
     for (let i = 0; i < open.length; ) {
       const x = open[i];
-      if (x.resp !== null && x.resp.ended && (x.req === null || x.req.ended)) {
+      if (
+        (x.resp !== null && x.resp.ended && (x.req === null || x.req.ended)) ||
+        (x.resp === null && x.req !== null && x.req.oneWay && x.req.ended)
+      ) {
         open.splice(i, 1);
         this.handler(x, null);
       } else {
@@ -125,7 +128,7 @@ export class Pairer {
       const start = x.req !== null ? x.req.startTs : x.resp!.startTs;
       if (nowUs - start > this.timeoutUs) {
         open.splice(i, 1);
-        this.handler(x, x.resp === null ? 'timeout' : null);
+        this.handler(x, x.resp === null && !x.req!.oneWay ? 'timeout' : null);
       } else {
         i++;
       }
@@ -136,6 +139,6 @@ export class Pairer {
   flush(): void {
     const open = this.open;
     this.open = [];
-    for (const x of open) this.handler(x, x.resp === null ? 'timeout' : null);
+    for (const x of open) this.handler(x, x.resp === null && !x.req!.oneWay ? 'timeout' : null);
   }
 }

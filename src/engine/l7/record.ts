@@ -23,7 +23,8 @@ export function buildRecord(x: Exchange, override: RequestStatus | null, f: Flow
   const first = req ?? resp!;
   const clientDir: Dir = req !== null ? req.dir : ((resp!.dir ^ 1) as Dir);
   const serverDir: Dir = (clientDir ^ 1) as Dir;
-  const status: RequestStatus = override ?? (resp !== null ? resp.responseStatus : 'unknown');
+  const status: RequestStatus =
+    override ?? (resp !== null ? resp.responseStatus : req !== null && req.oneWay ? req.responseStatus : 'unknown');
   let end = first.endTs;
   if (resp !== null && resp.endTs > end) end = resp.endTs;
   return {

@@ -33,6 +33,9 @@ export class L7Message {
   ended = false;
   /** Bytes of this message were missing from the capture, or it was cut off at the end of the flow. */
   truncated = false;
+  /** A request that gets no response by design (NATS PUB, AMQP Basic.Publish, memcached noreply): it is a
+   *  row of its own once ended, with this message's responseStatus, and never takes a response. */
+  oneWay = false;
 
   version: string | null = null;
   requestType: string | null = null;
