@@ -4,7 +4,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCapture, type GeneratedTruth } from './gen-capture';
@@ -23,6 +23,7 @@ interface StageResult {
   seconds: number;
   packets: number;
   flows: number;
+  requests: number;
   fileBytes: number;
   maxRssMB: number;
 }
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     writeFileSync(truthFile, JSON.stringify(truth, null, 1));
   }
   const size = statSync(file).size;
+  const loadAtStart = loadavg()[0];
   await bundle({ stage: join(here, 'stage.mts'), 'flow-worker': join(here, '../src/engine/shard-worker.ts') }, dataDir);
   const rows: StageResult[] = [];
   const plan: [string, number][] = [
@@ -58,6 +60,7 @@ async function main(): Promise<void> {
     ['decode', 1],
     ['flow', 1],
     ['flow', 2],
+    ['l7', 1],
     ['store', 1],
     ['store', 2],
   ];
@@ -76,14 +79,18 @@ async function main(): Promise<void> {
     read: 'read (records walked)',
     decode: 'read + decode',
     flow: 'read + decode + flow (all TCP metrics)',
-    store: 'read + decode + flow + store (DuckDB file)',
+    l7: 'read + decode + flow + L7 (requests, no store)',
+    store: 'read + decode + flow + L7 + store (DuckDB file)',
   };
   const lines = rows.map((r) => {
     const pps = r.packets / r.seconds;
-    return `| ${label[r.stage]} | ${r.workers} | ${fmt(r.seconds, 2)} | ${fmt(pps / 1e6, 2)} M | ${fmt(mb / r.seconds)} | ${fmt(r.maxRssMB)} | ${fmt(pps / conv.packetsPerSec, 1)}× |`;
+    const rps = r.requests ? `${fmt(r.requests / r.seconds / 1e3)} k` : '—';
+    const vsHttp = r.requests ? `${fmt(pps / http.packetsPerSec, 1)}×` : '—';
+    return `| ${label[r.stage]} | ${r.workers} | ${fmt(r.seconds, 2)} | ${fmt(pps / 1e6, 2)} M | ${fmt(mb / r.seconds)} | ${rps} | ${fmt(r.maxRssMB)} | ${fmt(pps / conv.packetsPerSec, 1)}× | ${vsHttp} |`;
   });
   const flow1 = rows.find((r) => r.stage === 'flow' && r.workers === 1)!;
   const flow2 = rows.find((r) => r.stage === 'flow' && r.workers === 2)!;
+  const l7 = rows.find((r) => r.stage === 'l7')!;
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const tsharkVersion = execFileSync('tshark', ['--version'], { encoding: 'utf8' }).split('\n')[0];
   const md = `# Benchmark results
@@ -97,17 +104,20 @@ that process's maximum resident set (worker threads included). tshark runs on th
   ${truth.interfaces.length} interfaces (${describeInterfaces(truth.interfaces)}), ${fmt(truth.tcpConnections)} TCP connections
   (${fmt(truth.tcpConnectionsMultiHop)} seen at 3 hops), HTTP-heavy with Redis/DNS, retransmissions, resets and refusals.
 
-| stage | threads | seconds | packets/s | MB/s | peak RSS (MB) | vs tshark conv |
-|---|---:|---:|---:|---:|---:|---:|
+| stage | threads | seconds | packets/s | MB/s | requests/s | peak RSS (MB) | vs tshark conv | vs tshark http,tree |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 ${lines.join('\n')}
-| tshark -q -z conv,tcp | 1 | ${fmt(conv.seconds, 2)} | ${fmt(conv.packetsPerSec / 1e6, 3)} M | ${fmt(mb / conv.seconds)} | ${fmt(conv.maxRssMB)} | 1.0× |
-| tshark -q -z http,tree | 1 | ${fmt(http.seconds, 2)} | ${fmt(http.packetsPerSec / 1e6, 3)} M | ${fmt(mb / http.seconds)} | ${fmt(http.maxRssMB)} | — |
+| tshark -q -z conv,tcp | 1 | ${fmt(conv.seconds, 2)} | ${fmt(conv.packetsPerSec / 1e6, 3)} M | ${fmt(mb / conv.seconds)} | — | ${fmt(conv.maxRssMB)} | 1.0× | — |
+| tshark -q -z http,tree | 1 | ${fmt(http.seconds, 2)} | ${fmt(http.packetsPerSec / 1e6, 3)} M | ${fmt(mb / http.seconds)} | — | ${fmt(http.maxRssMB)} | — | 1.0× |
 
 - Flows: ${fmt(flow1.flows)} flow rows (one per connection per interface); tshark lists ${fmt(conv.conversations ?? 0)} TCP conversations.
 - Worker threads (flows sharded by hash, every worker reads and decodes the whole file): 2 threads run the
   flow stage in ${fmt(flow2.seconds, 2)} s vs ${fmt(flow1.seconds, 2)} s on one, ${fmt(flow1.seconds / flow2.seconds, 2)}× the single-thread speed on this
   ${cpus().length}-core machine (below 1: slower; reading and decoding are repeated per thread and compete for memory bandwidth).
-- Targets (issue #2): ≥ 2.5 M packets/s for read + decode + flow on one core; peak RSS < 300 MB for a 1 GB file.
+- Requests: ${fmt(l7.requests)} request rows (one per request per hop that saw it); the generator sent ${fmt(truth.httpRequests)} HTTP requests (${fmt(truth.httpRequestsSeen)} HTTP request copies across hops) and ${fmt(truth.redisCommands)} Redis commands.
+- Targets: issue #2 ≥ 2.5 M packets/s for read + decode + flow on one core, peak RSS < 300 MB for a 1 GB file;
+  issue #3 ≥ 1.5 M packets/s end to end (with L7 and store) on one core and ≥ 20× tshark -z http,tree.
+- Load while measuring (1-minute load average at the start of the run): ${loadAtStart.toFixed(2)} on ${cpus().length} cores.
 `;
   writeFileSync(join(here, 'RESULTS.md'), md);
   process.stdout.write(md);

@@ -1,5 +1,5 @@
 // One benchmark stage in a fresh process, so its peak RSS is its own. Prints one JSON line.
-// Usage: node --import tsx bench/stage.ts <capture> <read|decode|flow|store> <workers> [db]
+// Usage: node --import tsx bench/stage.ts <capture> <read|decode|flow|l7|store> <workers> [db]
 import { rmSync } from 'node:fs';
 import { analyzeCapture } from '../src/engine/pipeline';
 import { analyzeCaptureSharded } from '../src/engine/sharded';
@@ -13,12 +13,27 @@ const cpu0 = process.cpuUsage();
 let packets = 0;
 let flows = 0;
 let fileBytes = 0;
+let requests = 0;
 if (stage === 'store') {
   rmSync(db, { force: true });
   rmSync(`${db}.wal`, { force: true });
   const store = await Store.open(db);
   const [r] = await importCaptures(store, [file], { workers });
   await store.close();
+  packets = r.capture.packets;
+  flows = r.flows;
+  requests = r.requests;
+  fileBytes = r.capture.fileBytes;
+} else if (stage === 'l7') {
+  // Everything but the store: a sink that only counts (its presence turns the L7 stage on).
+  const r = await analyzeCapture(file, {
+    sink: {
+      beginCapture: async () => ({ captureId: 1, firstFlowId: 1 }),
+      addFlow: () => {},
+      addRequest: () => void requests++,
+      endCapture: async () => {},
+    },
+  });
   packets = r.capture.packets;
   flows = r.flows;
   fileBytes = r.capture.fileBytes;
@@ -37,4 +52,4 @@ const seconds = (performance.now() - t0) / 1000;
 const maxRssMB = process.resourceUsage().maxRSS / 1024;
 const cpu = process.cpuUsage(cpu0);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-process.stdout.write(JSON.stringify({ stage, workers, seconds, cpuSeconds, packets, flows, fileBytes, maxRssMB }) + '\n');
+process.stdout.write(JSON.stringify({ stage, workers, seconds, cpuSeconds, packets, flows, requests, fileBytes, maxRssMB }) + '\n');
