@@ -126,14 +126,5 @@ export function tsharkFields(path: string, fields: string[], extra: string[] = [
     .map((l) => l.split('\t'));
 }
 
-/** Deterministic PRNG for fuzzing and shuffles (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG for fuzzing and shuffles (the tests' one mulberry32). */
+export { prng as rng } from './prng';

@@ -15,6 +15,7 @@ import {
   type MessageSink,
   type ResponseStatus,
 } from './types';
+import { ipToString } from '../decode/packet';
 
 const HEADER = 12;
 /** Records summarised in response_result, and its length. */
@@ -89,27 +90,11 @@ function ipv4(b: Buffer, p: number): string {
   return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
 }
 
+/** AAAA data in the text form flows use (RFC 5952), so names learned from answers join on IP text. */
 function ipv6(b: Buffer, p: number): string {
-  const g: number[] = [];
-  for (let k = 0; k < 8; k++) g.push((b[p + 2 * k] << 8) | b[p + 2 * k + 1]);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  const w = new Int32Array(4);
+  for (let k = 0; k < 4; k++) w[k] = b.readInt32BE(p + 4 * k);
+  return ipToString(6, w);
 }
 
 /** Presentation of one record's data, or null to show the type alone. */
