@@ -414,6 +414,7 @@ main() {
     "postgres=$(ls -d /usr/lib/postgresql/*/ | sort -V | tail -1 | xargs basename)" \
     "dnsmasq=$(dnsmasq --version | head -1 | awk '{print $3}')" "kernel=$(uname -r)" \
     "tcpdump=$(tcpdump --version | head -1 | awk '{print $3}')" "dumpcap=$(dumpcap -v | head -1 | awk '{print $2}')"
+  "$PY" "$LIB/k8s-metadata.py" --truth "$OUT/k8s.truth.json" --out "$OUT/k8s.metadata.json" # kubectl-shaped dump for auto-tagging
   ls -l "$OUT"/k8s-* >&2
   log "done"
 }
