@@ -1,0 +1,181 @@
+// The built-in Redis module (src/engine/l7/redis.ts) against: the samples' real redis-server traffic and
+// the generator's truth (every command once per interface it crossed, fields as the client sent and saw
+// them), tshark's RESP dissector per interface, DeepFlow's parser results for its Redis captures, and a
+// RESP3 capture of redis-server (samples/l7/redis: HELLO 3, maps, errors, a pipeline, pub/sub) with the
+// truth its client wrote.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
+import { REDIS } from '../src/engine/l7/redis';
+import type { RequestRecord } from '../src/shared/records';
+import { FLOWGEN, SAMPLES, runCapture, tsharkFields } from './l7-helpers';
+
+const registry = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, REDIS]);
+
+interface Hop { node: string; interface: string; src_ip: string; src_port: number; dst_ip: string; dst_port: number }
+interface Req {
+  id: string; connection: string; protocol: string; method: string; resource: string; reply_type: string;
+  reply: string | number | null; error_class: string; start_us: number; end_us: number; index_on_connection: number;
+}
+interface Truth {
+  files: { file: string; node: string | null; interfaces: string | { id: number; node: string; name: string }[] }[];
+  topology: { nodes: { name: string; interfaces: { name: string; ifindex: number }[] }[] };
+  connections: { id: string; l7: string | null; hops: Hop[] }[];
+  requests: Req[];
+  expected: { per_interface: { node: string; interface: string; requests_by_protocol: Record<string, number> }[] };
+}
+const truth = JSON.parse(readFileSync(join(SAMPLES, 'k8s.truth.json'), 'utf8')) as Truth;
+
+function pointsOf(file: Truth['files'][number]): { ifIndex: number; node: string; name: string; filter: string }[] {
+  if (Array.isArray(file.interfaces)) {
+    return file.interfaces.map((i) => ({ ifIndex: i.id, node: i.node, name: i.name, filter: `frame.interface_id==${i.id}` }));
+  }
+  const node = truth.topology.nodes.find((n) => n.name === file.node)!;
+  return node.interfaces.map((i) => ({ ifIndex: i.ifindex, node: node.name, name: i.name, filter: `sll.ifindex==${i.ifindex}` }));
+}
+
+/** RESP reply types as the truth's client names them → response_result. */
+const REPLY_TYPES: Record<string, string> = { simple_string: 'simple_string', bulk_string: 'bulk_string', integer: 'integer', error: 'error', array: 'array', null: 'bulk_string' };
+
+for (const file of truth.files) {
+  test(`redis samples ${file.file}: every Redis command once per interface it crossed, as the client sent and saw it`, async () => {
+    const { records, engine } = await runCapture(join(SAMPLES, file.file), { registry: registry() });
+    assert.equal(engine.stats.parserErrors, 0);
+    const redis = records.filter((r) => r.l7Protocol === 'redis');
+    let checked = 0;
+    let points = 0;
+    for (const pt of pointsOf(file)) {
+      const here = redis.filter((r) => r.ifIndex === pt.ifIndex);
+      const expected = truth.expected.per_interface.find((e) => e.node === pt.node && e.interface === pt.name)!;
+      assert.equal(here.length, expected.requests_by_protocol.redis ?? 0, `${pt.node}/${pt.name}: redis rows`);
+      for (const c of truth.connections) {
+        if (c.l7 !== 'redis') continue;
+        const hop = c.hops.find((h) => h.node === pt.node && h.interface === pt.name);
+        if (!hop) continue;
+        const want = truth.requests.filter((r) => r.connection === c.id).sort((a, b) => a.index_on_connection - b.index_on_connection);
+        const got = here
+          .filter((r) => r.clientIp === hop.src_ip && r.clientPort === hop.src_port && r.serverIp === hop.dst_ip && r.serverPort === hop.dst_port)
+          .sort((a, b) => a.startTime - b.startTime);
+        assert.equal(got.length, want.length, `${pt.node}/${pt.name} ${c.id}`);
+        want.forEach((t, i) => {
+          const r = got[i];
+          const what = `${pt.node}/${pt.name} ${t.id} ${t.resource}`;
+          assert.equal(r.requestType, t.method, what);
+          assert.equal(r.endpoint, t.method, what);
+          assert.equal(r.requestResource, t.resource, what);
+          assert.equal(r.responseStatus, t.error_class, what);
+          assert.equal(r.responseResult, REPLY_TYPES[t.reply_type], what);
+          // DeepFlow shows an error reply with its type byte.
+          assert.equal(r.responseException, t.reply_type === 'error' ? `-${String(t.reply)}` : null, what);
+          assert.ok(r.duration !== null && r.duration >= 0 && r.reqTcpSeq !== null && r.respTcpSeq !== null, `${what}: paired`);
+          assert.ok(r.startTime >= t.start_us && r.endTime <= t.end_us, `${what}: inside the client's window`);
+          // RESP bytes of the command as the client encoded it.
+          const args = t.resource.split(' ');
+          assert.equal(r.requestLength, `*${args.length}\r\n`.length + args.reduce((n, a) => n + `$${a.length}\r\n${a}\r\n`.length, 0), what);
+          checked++;
+        });
+      }
+      points++;
+    }
+    assert.ok(points >= 6 && checked >= 21, `${points} interfaces, ${checked} rows checked`);
+  });
+}
+
+test("redis samples k8s-both.pcapng: tshark's RESP dissector per interface sees the same commands, replies and errors", async () => {
+  const path = join(SAMPLES, 'k8s-both.pcapng');
+  const { records } = await runCapture(path, { registry: registry() });
+  const rows = tsharkFields(path, ['frame.interface_id', '_ws.col.Info'], [
+    '-o', 'tcp.desegment_tcp_streams:FALSE', '-o', 'tcp.analyze_sequence_numbers:FALSE', '-d', 'tcp.port==6379,resp', '-Y', 'resp',
+  ]);
+  let total = 0;
+  for (let id = 0; id < 12; id++) {
+    const mine = records.filter((r) => r.l7Protocol === 'redis' && r.ifIndex === id);
+    const info = rows.filter((r) => Number(r[0]) === id).map((r) => r[1]);
+    const requests = info.filter((x) => x.startsWith('Request: ')).map((x) => x.slice(9)).sort();
+    assert.deepEqual(mine.map((r) => r.requestResource).sort(), requests, `interface ${id}: commands`);
+    assert.equal(info.filter((x) => x.startsWith('Response')).length, mine.filter((r) => r.duration !== null).length, `interface ${id}: replies`);
+    const errors = info.filter((x) => x.startsWith('Response: Error: ')).map((x) => `-${x.slice(17)}`);
+    assert.deepEqual(mine.filter((r) => r.responseStatus === 'server_error').map((r) => r.responseException), errors, `interface ${id}: errors`);
+    total += mine.length;
+  }
+  const both = truth.files.find((f) => f.file === 'k8s-both.pcapng')!;
+  const want = pointsOf(both).reduce((n, pt) => n + (truth.expected.per_interface.find((e) => e.node === pt.node && e.interface === pt.name)!.requests_by_protocol.redis ?? 0), 0);
+  assert.equal(total, want, 'rows over all interfaces, as the truth counts them');
+});
+
+interface DfRedis { request: string; request_type: string; response_result: string; error: string; _detected: boolean }
+const deepflow = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/deepflow-redis.json'), 'utf8')) as {
+  results: Record<string, DfRedis[]>;
+};
+
+for (const [name, lines] of Object.entries(deepflow.results)) {
+  test(`redis deepflow ${name}: command, arguments, reply type and error as DeepFlow's parser`, async () => {
+    const pcap = join(FLOWGEN, 'redis', `${name}.pcap`);
+    const { records, engine } = await runCapture(pcap, { registry: registry() });
+    assert.equal(engine.stats.detected.redis, 1, 'detected from the command, as DeepFlow (is_redis: true)');
+    assert.equal(records.length, 1);
+    const r = records[0];
+    const [req, resp] = lines;
+    assert.equal(r.requestResource, req.request);
+    // DeepFlow keeps the command as sent ("get"); Flowscope upper-cases it (one endpoint per command).
+    assert.equal(r.requestType, req.request_type.toUpperCase());
+    assert.equal(r.endpoint, req.request_type.toUpperCase());
+    assert.equal(r.responseResult, resp.response_result === 'Error' ? 'error' : resp.response_result.toLowerCase());
+    assert.equal(r.responseException, resp.error === '' ? null : resp.error);
+    assert.equal(r.responseStatus, resp.error === '' ? 'ok' : 'server_error');
+    // Times and sequence numbers from tshark: first payload packet each way.
+    const pk = tsharkFields(pcap, ['frame.time_epoch', 'tcp.seq_raw', 'tcp.len', 'tcp.dstport']).filter((x) => Number(x[2]) > 0);
+    const toServer = pk.find((x) => Number(x[3]) === r.serverPort)!;
+    const toClient = pk.find((x) => Number(x[3]) !== r.serverPort)!;
+    assert.equal(r.startTime, Math.round(Number(toServer[0]) * 1e6));
+    assert.equal(r.duration, Math.round(Number(toClient[0]) * 1e6) - r.startTime);
+    assert.equal(r.reqTcpSeq, Number(toServer[1]));
+    assert.equal(r.respTcpSeq, Number(toClient[1]));
+    // Lengths are RESP bytes (DeepFlow gives none for Redis): the whole reply, across its segments.
+    const respBytes = pk.filter((x) => Number(x[3]) !== r.serverPort).reduce((n, x) => n + Number(x[2]), 0);
+    assert.equal(r.responseLength, respBytes);
+  });
+}
+
+// RESP3 and pub/sub from a real redis-server (samples/l7/redis/generate.sh).
+const RESP3 = join(SAMPLES, 'l7/redis');
+interface R3Truth {
+  commands: { conn: string; command: string; resource: string; reply_type: string; error: string | null; pipelined: boolean }[];
+  deliveries: { conn: string; kind: string; channel: string; payload: string }[];
+}
+test('redis RESP3 capture: HELLO 3, map/set/double/null/verbatim/big-number replies, errors, a pipeline and pub/sub as the client saw them', { skip: !existsSync(join(RESP3, 'redis.truth.json')) }, async () => {
+  const t = JSON.parse(readFileSync(join(RESP3, 'redis.truth.json'), 'utf8')) as R3Truth;
+  const { records, engine } = await runCapture(join(RESP3, 'redis.pcap'), { registry: registry() });
+  assert.equal(engine.stats.gaps, 0);
+  const rows = records.filter((r) => r.l7Protocol === 'redis').sort((a, b) => a.startTime - b.startTime);
+  const commands = rows.filter((r) => r.duration !== null || r.responseStatus === 'timeout');
+  const deliveries = rows.filter((r) => r.duration === null && r.responseStatus === 'ok');
+  assert.equal(commands.length, t.commands.length, 'one row per command');
+  assert.equal(deliveries.length, t.deliveries.length, 'one row per delivery, never a reply');
+  const byConn = new Map<string, RequestRecord[]>();
+  for (const r of commands) byConn.set(`${r.clientPort}`, [...(byConn.get(`${r.clientPort}`) ?? []), r]);
+  // Commands in client order per connection.
+  const tConns = [...new Set(t.commands.map((c) => c.conn))];
+  assert.equal(byConn.size, tConns.length);
+  for (const conn of tConns) {
+    const want = t.commands.filter((c) => c.conn === conn);
+    const got = [...byConn.values()].find((g) => g[0].requestResource === want[0].resource)!;
+    assert.ok(got, conn);
+    want.forEach((c, i) => {
+      const r = got[i];
+      assert.equal(r.requestResource, c.resource, `${conn} #${i}`);
+      assert.equal(r.requestType, c.command, `${conn} #${i}`);
+      assert.equal(r.responseResult, c.reply_type, `${conn} #${i} ${c.resource}`);
+      assert.equal(r.responseStatus, c.error === null ? 'ok' : 'server_error', `${conn} #${i}`);
+      assert.equal(r.responseException, c.error, `${conn} #${i}`);
+    });
+  }
+  for (const [i, d] of t.deliveries.entries()) {
+    const r = deliveries[i];
+    assert.equal(r.requestType, d.kind.toUpperCase());
+    assert.ok(r.requestResource!.includes(d.channel) && r.requestResource!.includes(d.payload), r.requestResource!);
+    assert.equal(r.responseStatus, 'ok');
+  }
+});
