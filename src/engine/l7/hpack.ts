@@ -1,0 +1,315 @@
+// HPACK (RFC 7541) decoder for one direction of an HTTP/2 connection: static table, dynamic table with
+// size updates, Huffman strings. Built for captures, which may start mid-connection: a reference to a
+// dynamic entry the capture never saw inserted yields a null name or value (never a throw), and decoding
+// goes on. That answer is never wrong, only missing: entries inserted after the cut are known exactly
+// (they are the newest, at the lowest dynamic indexes), and older, unknown ones sit behind them.
+//
+// Memory is bounded: the table holds at most MAX_TABLE_SIZE octets by RFC accounting (size updates
+// above are clamped), strings keep their first MAX_STRING characters (the RFC size of an entry is
+// still counted from the full length, so eviction stays in step with the sender's encoder).
+
+import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from './hpack-huffman';
+import { STATIC_TABLE } from './hpack-static';
+
+/** Largest dynamic table accepted (SETTINGS_HEADER_TABLE_SIZE default is 4096; some peers use 64 KiB). */
+export const MAX_TABLE_SIZE = 64 * 1024;
+/** Characters kept of one name or value (longer ones are cut; RFC sizes still use the full length). */
+export const MAX_STRING = 4096;
+/** Fields reported per header block (the rest are decoded for the table's sake, not reported). */
+export const MAX_FIELDS = 256;
+/** Default SETTINGS_HEADER_TABLE_SIZE. */
+export const DEFAULT_TABLE_SIZE = 4096;
+
+/** Receives the decoded fields of a block; null = the entry is not known to the capture. */
+export type FieldHandler = (name: string | null, value: string | null) => void;
+
+// Huffman decoding trie, flat: node n has children at trie[2n] (bit 0) and trie[2n+1] (bit 1);
+// a child >= 0 is a node, a child < 0 is the leaf of symbol -(child+1); 0 at a non-root means none.
+const TRIE = buildTrie();
+
+function buildTrie(): Int32Array {
+  const t = new Int32Array(2 * 600);
+  let nodes = 1;
+  for (let sym = 0; sym < 257; sym++) {
+    const code = HUFFMAN_CODES[sym];
+    const bits = HUFFMAN_LENGTHS[sym];
+    let n = 0;
+    for (let b = bits - 1; b >= 0; b--) {
+      const slot = 2 * n + ((code >>> b) & 1);
+      if (b === 0) {
+        t[slot] = -(sym + 1);
+      } else {
+        if (t[slot] === 0) t[slot] = nodes++;
+        n = t[slot];
+      }
+    }
+  }
+  return t;
+}
+
+/** Decoded Huffman octets (the first MAX_STRING of a string; the rest are only counted). */
+const scratch = Buffer.allocUnsafe(MAX_STRING);
+
+export class HpackDecoder {
+  // Dynamic table as a ring, newest at `head`; entries hold (possibly cut) strings and RFC sizes.
+  private names: (string | null)[] = [];
+  private values: (string | null)[] = [];
+  private sizes: number[] = [];
+  /** Name octets of each entry (a literal that reuses an entry's name counts it again). */
+  private nlens: number[] = [];
+  private head = 0;
+  private cap = 0;
+  /** Entries known to the capture. */
+  count = 0;
+  /** RFC size of the known entries (lower bound when a name was unknown: eviction then never comes early). */
+  size = 0;
+  maxSize = DEFAULT_TABLE_SIZE;
+  /** SETTINGS_HEADER_TABLE_SIZE announced by the receiving side, -1 unknown (informational: the
+   *  encoder's size updates are what the table follows). */
+  announced = -1;
+  /** The table may hold entries inserted before the capture began (or lost to a gap). */
+  unknownTail: boolean;
+  /** References to entries the capture does not know (stats, tests). */
+  unknownRefs = 0;
+  /** Malformed blocks met (stats, tests). */
+  errors = 0;
+
+  constructor(synced: boolean) {
+    this.unknownTail = !synced;
+  }
+
+  /** Bytes of the header block were lost: forget the table (later insertions are known again). */
+  desync(): void {
+    this.clear();
+    this.unknownTail = true;
+  }
+
+  /** The capture saw this direction from its first byte: the table starts empty and fully known. */
+  resetSynced(): void {
+    this.clear();
+    this.unknownTail = false;
+    this.maxSize = DEFAULT_TABLE_SIZE;
+  }
+
+  private clear(): void {
+    for (let i = 0; i < this.cap; i++) {
+      this.names[i] = null;
+      this.values[i] = null;
+    }
+    this.count = 0;
+    this.size = 0;
+  }
+
+  /**
+   * Decodes one complete header block buf[off, end); calls `onField` for up to MAX_FIELDS fields.
+   * Returns false when the block is malformed (the table is then unreliable: the caller desyncs).
+   */
+  decode(buf: Buffer, off: number, end: number, onField: FieldHandler): boolean {
+    let i = off;
+    let fields = 0;
+    while (i < end) {
+      const b = buf[i];
+      if (b & 0x80) {
+        // Indexed field.
+        const idx = this.readInt(buf, i, end, 7);
+        if (idx < 0) return this.fail();
+        i = this.next;
+        if (idx === 0) return this.fail();
+        if (fields++ < MAX_FIELDS) {
+          if (idx <= 61) onField(STATIC_TABLE[idx][0], STATIC_TABLE[idx][1]);
+          else {
+            const k = this.slot(idx - 62);
+            if (k < 0) onField(null, null);
+            else onField(this.names[k], this.values[k]);
+          }
+        }
+        continue;
+      }
+      if ((b & 0xe0) === 0x20) {
+        // Dynamic table size update.
+        const n = this.readInt(buf, i, end, 5);
+        if (n < 0) return this.fail();
+        i = this.next;
+        this.maxSize = Math.min(n, MAX_TABLE_SIZE);
+        this.evict(0);
+        if (this.maxSize === 0) this.unknownTail = false; // everything before is gone
+        continue;
+      }
+      // Literal: with incremental indexing (01), without (0000) or never indexed (0001).
+      const incremental = (b & 0xc0) === 0x40;
+      const idx = this.readInt(buf, i, end, incremental ? 6 : 4);
+      if (idx < 0) return this.fail();
+      i = this.next;
+      let name: string | null;
+      let nameLen: number;
+      if (idx === 0) {
+        if (!this.readString(buf, i, end)) return this.fail();
+        i = this.next;
+        name = this.str;
+        nameLen = this.strLen;
+      } else if (idx <= 61) {
+        name = STATIC_TABLE[idx][0];
+        nameLen = name.length;
+      } else {
+        const k = this.slot(idx - 62);
+        name = k < 0 ? null : this.names[k];
+        nameLen = k < 0 ? 0 : this.nlens[k];
+      }
+      if (!this.readString(buf, i, end)) return this.fail();
+      i = this.next;
+      const value = this.str;
+      if (incremental) this.insert(name, value, nameLen, nameLen + this.strLen + 32);
+      if (fields++ < MAX_FIELDS) onField(name, value);
+    }
+    return true;
+  }
+
+  private fail(): boolean {
+    this.errors++;
+    return false;
+  }
+
+  /** Ring slot of dynamic entry k (0 = newest), or -1 when the capture does not know it. */
+  private slot(k: number): number {
+    if (k >= this.count) {
+      this.unknownRefs++;
+      return -1;
+    }
+    return (this.head + k) % this.cap;
+  }
+
+  private insert(name: string | null, value: string | null, nameLen: number, size: number): void {
+    if (size > this.maxSize) {
+      // An entry larger than the table empties it (RFC 7541 §4.4).
+      this.clear();
+      this.unknownTail = false;
+      return;
+    }
+    this.evict(size);
+    if (this.count === this.cap) this.grow();
+    this.head = (this.head - 1 + this.cap) % this.cap;
+    this.names[this.head] = name;
+    this.values[this.head] = value;
+    this.sizes[this.head] = size;
+    this.nlens[this.head] = nameLen;
+    this.count++;
+    this.size += size;
+  }
+
+  /** Evicts the oldest known entries until `room` more octets fit. */
+  private evict(room: number): void {
+    while (this.count > 0 && this.size + room > this.maxSize) {
+      const k = (this.head + this.count - 1) % this.cap;
+      this.size -= this.sizes[k];
+      this.names[k] = null;
+      this.values[k] = null;
+      this.count--;
+      // Unknown entries are older than every known one: they went first.
+      this.unknownTail = false;
+    }
+    if (this.count === 0) this.size = 0;
+  }
+
+  private grow(): void {
+    const cap = this.cap === 0 ? 16 : this.cap * 2;
+    const names: (string | null)[] = new Array<string | null>(cap).fill(null);
+    const values: (string | null)[] = new Array<string | null>(cap).fill(null);
+    const sizes: number[] = new Array<number>(cap).fill(0);
+    const nlens: number[] = new Array<number>(cap).fill(0);
+    for (let k = 0; k < this.count; k++) {
+      const s = (this.head + k) % this.cap;
+      names[k] = this.names[s];
+      values[k] = this.values[s];
+      sizes[k] = this.sizes[s];
+      nlens[k] = this.nlens[s];
+    }
+    this.names = names;
+    this.values = values;
+    this.sizes = sizes;
+    this.nlens = nlens;
+    this.head = 0;
+    this.cap = cap;
+  }
+
+  // Results of readInt / readString (no tuple allocated per call).
+  private next = 0;
+  private str: string | null = null;
+  private strLen = 0;
+
+  /** HPACK integer with an N-bit prefix at buf[i]; -1 if cut or absurd (> 2^28). Sets `next`. */
+  private readInt(buf: Buffer, i: number, end: number, prefix: number): number {
+    const max = (1 << prefix) - 1;
+    let v = buf[i] & max;
+    i++;
+    if (v === max) {
+      let shift = 0;
+      for (;;) {
+        if (i >= end || shift > 21) return -1;
+        const c = buf[i++];
+        v += (c & 0x7f) << shift;
+        shift += 7;
+        if ((c & 0x80) === 0) break;
+      }
+    }
+    this.next = i;
+    return v;
+  }
+
+  /** String literal at buf[i]: sets `str` (cut to MAX_STRING), `strLen` (octets), `next`. */
+  private readString(buf: Buffer, i: number, end: number): boolean {
+    if (i >= end) return false;
+    const huff = (buf[i] & 0x80) !== 0;
+    const len = this.readInt(buf, i, end, 7);
+    if (len < 0) return false;
+    i = this.next;
+    if (len > end - i) return false;
+    if (!huff) {
+      this.strLen = len;
+      this.str = buf.toString('latin1', i, i + Math.min(len, MAX_STRING));
+      this.next = i + len;
+      return true;
+    }
+    const n = huffmanDecode(buf, i, i + len);
+    if (n < 0) return false;
+    this.strLen = n;
+    this.str = scratch.toString('latin1', 0, Math.min(n, MAX_STRING));
+    this.next = i + len;
+    return true;
+  }
+}
+
+/**
+ * Decodes Huffman octets buf[s, e) into `scratch` (first MAX_STRING octets kept, all counted); returns
+ * the decoded length, or -1 when the code is invalid (EOS inside, or padding that is not all ones).
+ */
+export function huffmanDecode(buf: Buffer, s: number, e: number): number {
+  let n = 0;
+  let node = 0;
+  let depth = 0;
+  let ones = true;
+  for (let i = s; i < e; i++) {
+    const c = buf[i];
+    for (let b = 7; b >= 0; b--) {
+      const bit = (c >>> b) & 1;
+      const child = TRIE[2 * node + bit];
+      if (child < 0) {
+        const sym = -(child + 1);
+        if (sym === 256) return -1;
+        if (n < MAX_STRING) scratch[n] = sym;
+        n++;
+        node = 0;
+        depth = 0;
+        ones = true;
+      } else if (child === 0) {
+        return -1;
+      } else {
+        node = child;
+        depth++;
+        if (bit === 0) ones = false;
+      }
+    }
+  }
+  // Padding: at most 7 bits, all ones (the most significant bits of EOS).
+  if (depth > 7 || (depth > 0 && !ones)) return -1;
+  return n;
+}
