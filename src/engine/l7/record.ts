@@ -36,7 +36,7 @@ export function buildRecord(x: Exchange, override: RequestStatus | null, f: Flow
     startTime: first.startTs,
     endTime: end,
     duration: req !== null && resp !== null ? Math.max(0, resp.startTs - req.startTs) : null,
-    l7Protocol: f.l7Protocol,
+    l7Protocol: req?.l7Protocol ?? resp?.l7Protocol ?? f.l7Protocol,
     version: req?.version ?? resp?.version ?? null,
     requestType: req?.requestType ?? resp?.requestType ?? null,
     requestDomain: req?.requestDomain ?? resp?.requestDomain ?? null,

@@ -54,6 +54,9 @@ export class L7Message {
   xRequestId: string | null = null;
   /** Payload length as the protocol counts it (HTTP: body bytes; DNS: message bytes); null if unknown. */
   length: number | null = null;
+  /** requests.l7_protocol of this message's row when it differs from the flow's protocol name (an
+   *  HTTP/2 connection carrying gRPC: 'grpc'); null = the protocol module's name. */
+  l7Protocol: string | null = null;
 
   constructor(
     readonly kind: MsgKind,
