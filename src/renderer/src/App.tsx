@@ -5,7 +5,8 @@ import { DropZone } from './components/DropZone';
 import { EmptyState } from './components/EmptyState';
 import { Notices } from './components/Notices';
 import { TitleBar } from './components/TitleBar';
-import { useTheme } from './theme';
+import { useResolvedTheme, useTheme } from './theme';
+import { Workspace } from './workspace/Workspace';
 import { useCaptures } from './use-captures';
 import { openDroppedFiles } from './open-files';
 
@@ -14,6 +15,10 @@ export function App(props: { api: AppApi | null }) {
   const [theme, cycleTheme] = useTheme();
   const [state, dispatch] = useCaptures(api);
   const [engine, setEngine] = useState<string | null>(null);
+  const resolvedTheme = useResolvedTheme(theme);
+  // Views refetch when a capture is added or an import ends.
+  const dataKey = state.records.map((r) => `${r.captureId}:${state.progress[r.captureId]?.phase ?? 'listed'}`).join(',');
+  const hasCaptures = state.records.length > 0;
 
   useEffect(() => {
     api?.appInfo().then(
@@ -45,11 +50,19 @@ export function App(props: { api: AppApi | null }) {
       <TitleBar captureCount={state.records.length} engine={engine} theme={theme} onCycleTheme={cycleTheme} />
       <DropZone onFiles={onFiles}>
         <Notices notices={state.notices} onDismiss={(id) => dispatch({ type: 'dismiss', id })} />
-        {state.records.length === 0 ? (
-          <EmptyState connected={api !== null} />
-        ) : (
-          <CaptureList records={state.records} progress={state.progress} summaries={state.summaries} onCancel={onCancel} />
-        )}
+        <Workspace
+          api={api}
+          hasCaptures={hasCaptures}
+          dataKey={dataKey}
+          themeKey={resolvedTheme}
+          captures={
+            state.records.length === 0 ? (
+              <EmptyState connected={api !== null} />
+            ) : (
+              <CaptureList records={state.records} progress={state.progress} summaries={state.summaries} onCancel={onCancel} />
+            )
+          }
+        />
       </DropZone>
     </div>
   );

@@ -37,3 +37,35 @@ export function formatDuration(us: number): string {
   if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
   return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
 }
+
+/** A rate per second, Kiali-style: at most two decimals, trailing zeros trimmed. */
+export function formatRate(perSecond: number): string {
+  if (perSecond >= 100) return Math.round(perSecond).toLocaleString('en-US');
+  return String(Number(perSecond.toFixed(2)));
+}
+
+/** A ratio (0..1) as a percentage with up to two decimals: "0 %", "12.5 %". */
+export function formatRatio(ratio: number): string {
+  return `${Number((ratio * 100).toFixed(2))} %`;
+}
+
+/** A duration in µs, or an em dash when there is none. */
+export function formatMaybeDuration(us: number | null | undefined): string {
+  return us === null || us === undefined ? '—' : formatDuration(us);
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+/** A timestamp (µs since the epoch) as UTC wall-clock time with µs: "2026-11-25 11:44:11.123456". */
+export function formatTimestamp(us: number): string {
+  const d = new Date(Math.floor(us / 1000));
+  const micros = ((us % 1_000_000) + 1_000_000) % 1_000_000;
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(micros, 6)}`;
+}
+
+/** Time of day only (UTC, ms precision), for compact window labels. */
+export function formatTimeOfDay(us: number): string {
+  return formatTimestamp(us).slice(11, 23);
+}

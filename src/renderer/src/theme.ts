@@ -1,7 +1,7 @@
 // Light/dark theme: follows the system (prefers-color-scheme) unless the user picks one. The choice
 // is a `data-theme` attribute on <html>; styles.css maps it to colour variables.
 
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 
 export type ThemeMode = 'system' | 'light' | 'dark';
 
@@ -46,4 +46,18 @@ export function useTheme(): [ThemeMode, () => void] {
     });
   }, []);
   return [mode, cycle];
+}
+
+/** The theme actually shown ('light' | 'dark'), following the system while the mode is 'system'. */
+export function useResolvedTheme(mode: ThemeMode): 'light' | 'dark' {
+  const query = useMemo(() => (typeof window !== 'undefined' && window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null), []);
+  const [systemDark, setSystemDark] = useState(query?.matches ?? false);
+  useEffect(() => {
+    if (!query) return;
+    const onChange = () => setSystemDark(query.matches);
+    query.addEventListener('change', onChange);
+    return () => query.removeEventListener('change', onChange);
+  }, [query]);
+  if (mode === 'system') return systemDark ? 'dark' : 'light';
+  return mode;
 }
