@@ -29,6 +29,8 @@ import { importCaptures } from './import';
 import { ReadOnlyQueries, DEFAULT_MAX_QUERY_ROWS } from './read-only-query';
 import { Store } from './store/store';
 import { captureSummary } from './store/summary';
+import { Views } from './store/views';
+import type { ViewScope } from '../shared/views';
 
 export interface EngineServiceOptions {
   /** The workspace database file, or ':memory:'. Created (with its directory) when missing. */
@@ -239,6 +241,26 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
     }));
   }
 
+  /**
+   * A view's scope with its captures checked: only finished captures (an import under way has part of
+   * its rows in the tables already), all of them when the scope names none.
+   */
+  async function finishedScope<T extends ViewScope>(s: Store, request: T): Promise<T> {
+    const unfinished = new Set([...jobs.values()].map((j) => j.record.captureId));
+    for (const id of request.captureIds ?? []) {
+      if (unfinished.has(id)) throw new ApiError('unavailable', `capture ${id} is still being imported`);
+    }
+    if (request.captureIds !== undefined) return request;
+    if (unfinished.size === 0) return request;
+    const finished = (await listFinished(s)).map((r) => r.captureId).filter((id) => !unfinished.has(id));
+    return { ...request, captureIds: finished };
+  }
+
+  async function views<T extends ViewScope>(request: T): Promise<{ views: Views; request: T }> {
+    const s = await open();
+    return { views: new Views(s), request: await finishedScope(s, request) };
+  }
+
   return {
     ready,
 
@@ -309,6 +331,36 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
     async query({ sql }) {
       await open();
       return queries!.run(sql);
+    },
+
+    async serviceMap(request) {
+      const v = await views(request);
+      return v.views.serviceMap(v.request);
+    },
+
+    async red(request) {
+      const v = await views(request);
+      return v.views.red(v.request);
+    },
+
+    async network(request) {
+      const v = await views(request);
+      return v.views.network(v.request);
+    },
+
+    async timeSeries(request) {
+      const v = await views(request);
+      return v.views.timeSeries(v.request);
+    },
+
+    async requestLog(request) {
+      const v = await views(request);
+      return v.views.requestLog(v.request);
+    },
+
+    async flowLog(request) {
+      const v = await views(request);
+      return v.views.flowLog(v.request);
     },
 
     async cancelImport({ importId }) {

@@ -10,6 +10,20 @@
 
 import type { CaptureRecord } from './records';
 import type { CaptureSummary } from './summary';
+import type {
+  FlowRow,
+  LogPage,
+  LogRequest,
+  NetworkRequest,
+  NetworkRow,
+  RedRequest,
+  RedTable,
+  RequestRow,
+  ServiceMap,
+  ServiceMapRequest,
+  TimeSeries,
+  TimeSeriesRequest,
+} from './views';
 
 export type { CaptureSummary };
 
@@ -119,6 +133,67 @@ function isIdList(value: unknown): boolean {
   return Array.isArray(value) && value.every((id) => Number.isSafeInteger(id) && (id as number) >= 0);
 }
 
+// Shapes of the view requests (shared/views.ts). Values are checked again by the engine (field names
+// against allow-lists, ranges); these catch wrong types at the door with a message naming the field.
+
+const isInt = (v: unknown): boolean => Number.isSafeInteger(v);
+const optional = (v: unknown, check: (v: unknown) => boolean): boolean => v === undefined || check(v);
+const oneOf = (values: readonly string[]) => (v: unknown): boolean => typeof v === 'string' && values.includes(v);
+const GROUPINGS = ['service', 'pod', 'ip'] as const;
+const FILTER_OPS = ['=', '!=', '<', '<=', '>', '>=', 'contains', 'in'] as const;
+
+function isScalar(v: unknown): boolean {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+function isFilter(v: unknown): boolean {
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (c) =>
+        isRecord(c) && typeof c.field === 'string' && oneOf(FILTER_OPS)(c.op) &&
+        (isScalar(c.value) || (Array.isArray(c.value) && c.value.every(isScalar))),
+    )
+  );
+}
+
+function isSort(v: unknown): boolean {
+  return isRecord(v) && typeof v.field === 'string' && optional(v.desc, (d) => typeof d === 'boolean');
+}
+
+/** The ViewScope part of a request; null when fine, else what is wrong. */
+function scopeProblem(r: Record<string, unknown>): string | null {
+  if (!optional(r.captureIds, isIdList)) return 'captureIds must be a list of capture ids';
+  if (r.window !== undefined) {
+    const w = r.window;
+    if (!isRecord(w) || !optional(w.from, isInt) || !optional(w.to, isInt)) return 'window must be {from?, to?} in whole µs';
+  }
+  return null;
+}
+
+/** A validator for a view request: the scope, then each named field's check. */
+function viewRequest(shape: string, fields: Record<string, (v: unknown) => boolean>, required: string[] = []) {
+  return (r: unknown): string | null => {
+    if (!isRecord(r)) return `expected ${shape}`;
+    const scope = scopeProblem(r);
+    if (scope !== null) return scope;
+    for (const name of required) if (r[name] === undefined) return `${name} is required (${shape})`;
+    for (const [name, check] of Object.entries(fields)) {
+      if (!optional(r[name], check)) return `bad ${name} (${shape})`;
+    }
+    return null;
+  };
+}
+
+const logFields = {
+  filter: isFilter,
+  sort: isSort,
+  offset: (v: unknown) => isInt(v) && (v as number) >= 0,
+  limit: (v: unknown) => isInt(v) && (v as number) >= 0 && (v as number) <= 1000,
+  grouping: oneOf(GROUPINGS),
+  allHops: (v: unknown) => typeof v === 'boolean',
+};
+
 export const flowscopeApi = {
   methods: {
     appInfo: method<void, AppInfo>(noRequest),
@@ -136,6 +211,45 @@ export const flowscopeApi = {
       isRecord(r) && typeof r.sql === 'string' && r.sql.trim().length > 0 ? null : 'expected {sql: string}'),
     cancelImport: method<CancelImportRequest, CancelImportResponse>((r) =>
       isRecord(r) && typeof r.importId === 'string' ? null : 'expected {importId: string}'),
+    serviceMap: method<ServiceMapRequest, ServiceMap>(
+      viewRequest('{captureIds?, window?, grouping?}', { grouping: oneOf(GROUPINGS) }),
+    ),
+    red: method<RedRequest, RedTable>(
+      viewRequest(
+        "{groupBy: 'service'|'endpoint'|'edge', captureIds?, window?, grouping?, filter?, sort?, limit?, sparkline?}",
+        {
+          groupBy: oneOf(['service', 'endpoint', 'edge']),
+          grouping: oneOf(GROUPINGS),
+          filter: isFilter,
+          sort: isSort,
+          limit: (v) => isInt(v) && (v as number) >= 0,
+          sparkline: (v) => isInt(v) && (v as number) >= 0 && (v as number) <= 1000,
+        },
+        ['groupBy'],
+      ),
+    ),
+    network: method<NetworkRequest, NetworkRow[]>(
+      viewRequest("{groupBy: 'service'|'edge', captureIds?, window?, grouping?, filter?, sort?, limit?}", {
+        groupBy: oneOf(['service', 'edge']),
+        grouping: oneOf(GROUPINGS),
+        filter: isFilter,
+        sort: isSort,
+        limit: (v) => isInt(v) && (v as number) >= 0,
+      }, ['groupBy']),
+    ),
+    timeSeries: method<TimeSeriesRequest, TimeSeries>(
+      viewRequest('{captureIds?, window?, stepUs?, filter?, grouping?}', {
+        stepUs: (v) => isInt(v) && (v as number) > 0,
+        filter: isFilter,
+        grouping: oneOf(GROUPINGS),
+      }),
+    ),
+    requestLog: method<LogRequest, LogPage<RequestRow>>(
+      viewRequest('{captureIds?, window?, filter?, sort?, offset?, limit? (≤ 1000), grouping?, allHops?}', logFields),
+    ),
+    flowLog: method<LogRequest, LogPage<FlowRow>>(
+      viewRequest('{captureIds?, window?, filter?, sort?, offset?, limit? (≤ 1000), grouping?, allHops?}', logFields),
+    ),
   },
   events: {
     importProgress: event<ImportProgress>(),

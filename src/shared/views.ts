@@ -24,13 +24,48 @@ export type NodeGrouping = 'service' | 'pod' | 'ip';
 
 export type FilterOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'contains' | 'in';
 
-/** One condition of a filter bar; `field` is a column of the row type being filtered (snake_case). */
+/**
+ * One condition of a filter bar; `field` is a column of the row type being filtered, snake_case
+ * (`response_status`) or as the row's property (`responseStatus`). Request filters (RED, time
+ * series, request log) take REQUEST_FILTER_FIELDS, flow filters (network, flow log) FLOW_FILTER_FIELDS;
+ * any other field is refused. Values are bound as parameters, never spliced into SQL. Numeric columns
+ * take numbers (or numeric text); `contains` (substring, case-sensitive) only text columns; `in` a
+ * non-empty list (at most 1000 values); `!=` matches NULLs too (IS DISTINCT FROM).
+ */
 export interface FilterClause {
   field: string;
   op: FilterOp;
   value: string | number | (string | number)[];
 }
 
+/** Request columns a filter may name (the requests table, plus the view's own columns). */
+export const REQUEST_FILTER_FIELDS = [
+  'request_id', 'flow_id', 'capture_id', 'if_index', 'observation_point', 'start_time', 'end_time', 'duration',
+  'l7_protocol', 'version', 'request_type', 'request_domain', 'request_resource', 'endpoint', 'response_status',
+  'response_code', 'response_exception', 'response_result', 'trace_id', 'span_id', 'parent_span_id',
+  'x_request_id_0', 'x_request_id_1', 'req_tcp_seq', 'resp_tcp_seq', 'request_length', 'response_length',
+  'client_ip', 'server_ip', 'client_port', 'server_port', 'signal_source',
+  /** Node names under the request's grouping (service, pod or IP). */
+  'client_node', 'server_node',
+  /** Observation points that saw the request. */
+  'hops',
+] as const;
+
+/** Flow columns a filter may name. */
+export const FLOW_FILTER_FIELDS = [
+  'flow_id', 'capture_id', 'if_index', 'observation_point', 'start_time', 'end_time', 'ip_version', 'protocol',
+  'client_ip', 'server_ip', 'client_port', 'server_port', 'tunnel_type', 'tunnel_id', 'tunnel_outer_src',
+  'tunnel_outer_dst', 'packets_tx', 'packets_rx', 'bytes_tx', 'bytes_rx', 'syn_count', 'synack_count',
+  'retrans_tx', 'retrans_rx', 'zero_win_tx', 'zero_win_rx', 'ooo_tx', 'ooo_rx', 'rtt', 'rtt_client',
+  'rtt_server', 'srt_sum', 'srt_count', 'srt_max', 'art_sum', 'art_count', 'art_max', 'cit_sum', 'cit_count',
+  'cit_max', 'close_type', 'l7_protocol', 'vlan', 'payload_tx', 'payload_rx', 'fin_count', 'rst_count',
+  'handshake_seen', 'syn_seq', 'synack_seq', 'client_node', 'server_node', 'hops',
+] as const;
+
+/**
+ * Sort order. Logs: a filter field (snake_case or property name). RED and network tables: a property
+ * of the row (`requests`, `rate`, `errorRatio`, `durationP99`, `server`, `bytes`, ...).
+ */
 export interface SortSpec {
   field: string;
   desc?: boolean;
@@ -162,6 +197,8 @@ export interface TimeSeriesRequest extends ViewScope {
   /** Bucket width in µs; chosen from the window (about 120 buckets) when omitted. */
   stepUs?: number;
   filter?: FilterClause[];
+  /** Node names for client_node / server_node in the filter (default 'service'). */
+  grouping?: NodeGrouping;
 }
 
 export interface TimeSeriesPoint {
@@ -182,26 +219,44 @@ export interface TimeSeries {
   stepUs: number;
   window: { from: number; to: number };
   points: TimeSeriesPoint[];
+  /**
+   * Whether bytes/packets follow the filter: they do when it names only fields flows have too
+   * (addresses, ports, nodes, l7_protocol, ...); otherwise they are of every flow in scope.
+   */
+  flowsFiltered: boolean;
 }
 
 // --- logs ------------------------------------------------------------------------------------------
 
 export interface LogRequest extends ViewScope {
   filter?: FilterClause[];
+  /** Default: start_time ascending (ties by id). */
   sort?: SortSpec;
   offset?: number;
-  /** At most 1000. */
+  /** At most 1000; default 100. */
   limit?: number;
+  /** Node names by this grouping (default 'service'). */
+  grouping?: NodeGrouping;
+  /**
+   * Every observation point's row instead of one row per request / connection (the one RED counts).
+   * Default false.
+   */
+  allHops?: boolean;
 }
 
+/** observationPoint is the flow's (decided after import); the chosen hop's row unless allHops. */
 export interface RequestRow extends RequestRecord {
   clientNode: string;
   serverNode: string;
+  /** How many rows (observation points) saw this request; 1 with allHops. */
+  hops: number;
 }
 
 export interface FlowRow extends FlowRecord {
   clientNode: string;
   serverNode: string;
+  /** How many rows (observation points) saw this connection; 1 with allHops. */
+  hops: number;
 }
 
 export interface LogPage<Row> {
