@@ -170,10 +170,11 @@ function pushUnique(list: string[], ip: string | null): void {
 /** Parses and validates the text of one metadata file (`file` only names it in errors). */
 export function parseK8sMetadata(text: string, file: string): K8sDump {
   let doc: unknown;
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    doc = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    doc = JSON.parse(body);
   } catch (err) {
-    throw new K8sMetadataError(file, `not JSON (${(err as Error).message})`);
+    throw new K8sMetadataError(file, `not JSON: ${jsonErrorAt(body, (err as Error).message)}`);
   }
   if (!isObj(doc)) throw new K8sMetadataError(file, 'not a Kubernetes List: the top level is not a JSON object');
   const kind = doc.kind;
@@ -312,6 +313,123 @@ export function parseK8sMetadata(text: string, file: string): K8sDump {
     }
   });
   return dump;
+}
+
+/**
+ * Offset of the first byte that makes `text` invalid JSON (text.length when it ends too early): V8's
+ * messages name a position only for some errors, and a user fixing a file needs the place.
+ */
+export function jsonErrorOffset(text: string): number {
+  let p = 0;
+  const ws = () => {
+    while (p < text.length && ' \t\n\r'.includes(text[p])) p++;
+  };
+  const fail = (): never => {
+    throw p;
+  };
+  const lit = (word: string) => {
+    for (const ch of word) {
+      if (text[p] !== ch) fail();
+      p++;
+    }
+  };
+  const str = () => {
+    p++; // opening quote
+    while (true) {
+      if (p >= text.length) fail();
+      const c = text.charCodeAt(p);
+      if (c === 0x22) break;
+      if (c < 0x20) fail();
+      if (c === 0x5c) {
+        p++;
+        if (text[p] === 'u') {
+          for (let k = 0; k < 4; k++) {
+            p++;
+            if (!/[0-9a-fA-F]/.test(text[p] ?? '')) fail();
+          }
+        } else if (p >= text.length || !'"\\/bfnrt'.includes(text[p])) {
+          fail();
+        }
+      }
+      p++;
+    }
+    p++;
+  };
+  const digits = () => {
+    if (!/[0-9]/.test(text[p] ?? '')) fail();
+    while (/[0-9]/.test(text[p] ?? '')) p++;
+  };
+  const num = () => {
+    if (text[p] === '-') p++;
+    if (text[p] === '0') p++;
+    else digits();
+    if (text[p] === '.') {
+      p++;
+      digits();
+    }
+    if (text[p] === 'e' || text[p] === 'E') {
+      p++;
+      if (text[p] === '+' || text[p] === '-') p++;
+      digits();
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[p];
+    if (c === '{') {
+      p++;
+      ws();
+      if (text[p] === '}') return void p++;
+      while (true) {
+        ws();
+        if (text[p] !== '"') fail();
+        str();
+        ws();
+        if (text[p] !== ':') fail();
+        p++;
+        value();
+        ws();
+        if (text[p] === ',') p++;
+        else if (text[p] === '}') return void p++;
+        else fail();
+      }
+    } else if (c === '[') {
+      p++;
+      ws();
+      if (text[p] === ']') return void p++;
+      while (true) {
+        value();
+        ws();
+        if (text[p] === ',') p++;
+        else if (text[p] === ']') return void p++;
+        else fail();
+      }
+    } else if (c === '"') str();
+    else if (c === 't') lit('true');
+    else if (c === 'f') lit('false');
+    else if (c === 'n') lit('null');
+    else num();
+  };
+  try {
+    value();
+    ws();
+    if (p < text.length) fail();
+  } catch (at) {
+    if (typeof at !== 'number') throw at;
+    return Math.min(at, text.length);
+  }
+  return -1;
+}
+
+/** Where and why JSON.parse gave up, as line, column and offset. */
+function jsonErrorAt(text: string, message: string): string {
+  const reason = message.replace(/ in JSON at position \d+.*$/s, '');
+  const pos = jsonErrorOffset(text);
+  if (pos < 0) return reason;
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  return `line ${line} column ${column} (offset ${pos}): ${reason}`;
 }
 
 function podRef(r: ItemReader, parent: Obj, path: string, ns: string): K8sEndpoint['pod'] {
