@@ -271,6 +271,8 @@ class Stream {
   grpc = false;
   /** A grpc-status was seen for this stream. */
   grpcStatus = false;
+  /** The request's content-type was decoded (gRPC or not is known, no guessing from DATA). */
+  typeKnown = false;
 
   constructor(readonly id: number) {}
 }
@@ -435,12 +437,19 @@ export class Http2Parser implements L7FlowParser {
   private payload(h: Half, b: Buffer, s: number, e: number): void {
     if (s >= e) return;
     switch (h.fType) {
-      case T_DATA:
+      case T_DATA: {
         if (h.padLen < 0 && (h.fFlags & F_PADDED) !== 0 && h.fRemain === h.fLen) {
           h.padLen = b[s];
           this.dataLength(h, h.padLen);
         }
+        // The first bytes of an unpadded DATA frame: a gRPC message prefix? (see grpcPrefix)
+        if ((h.fFlags & F_PADDED) === 0 && h.ctlLen < 5) {
+          const n = Math.min(5 - h.ctlLen, e - s);
+          b.copy(h.ctl, h.ctlLen, s, s + n);
+          h.ctlLen += n;
+        }
         return;
+      }
       case T_HEADERS:
       case T_PUSH_PROMISE:
       case T_CONTINUATION:
@@ -497,6 +506,10 @@ export class Http2Parser implements L7FlowParser {
   private dataFrame(h: Half, tsUs: number): void {
     const s = this.streams.get(h.fStream);
     if (s === undefined) return;
+    if (!s.grpc && !s.typeKnown && h.ctlLen === 5 && grpcPrefix(h.ctl, h.fLen)) {
+      s.grpc = true;
+      this.markGrpc(s);
+    }
     const end = (h.fFlags & F_END_STREAM) !== 0;
     if (s.req !== null && s.req.dir === h.dir && !s.reqDone) {
       s.req.endTs = tsUs;
@@ -662,6 +675,7 @@ export class Http2Parser implements L7FlowParser {
       m.version = '2';
       m.requestType = f.method;
       m.requestDomain = f.authority !== null ? cut(f.authority, MAX_VALUE) : f.host;
+      s.typeKnown = f.contentType !== null;
       s.grpc = isGrpcType || (this.grpc && f.contentType === null && f.unknown > 0);
       if (isGrpcType) this.grpc = true;
       if (f.path !== null) {
@@ -713,6 +727,7 @@ export class Http2Parser implements L7FlowParser {
       this.applyTrace(m, f.trace);
       if (s.grpc) this.markGrpc(s);
       if (f.grpcStatus !== null) this.applyGrpcStatus(s, m); // Trailers-Only
+      else if (s.grpc && endStream && f.unknown > 0) this.unknownOutcome(s, m);
       this.sink.begin(m);
       if (endStream) this.endResponse(s, false);
       return;
@@ -729,7 +744,17 @@ export class Http2Parser implements L7FlowParser {
     if (m.xRequestId === null) m.xRequestId = f.xRequestId;
     if (m.traceId === null) this.applyTrace(m, f.trace);
     if (f.grpcStatus !== null) this.applyGrpcStatus(s, m);
+    else if (s.grpc && f.unknown > 0 && endStream) this.unknownOutcome(s, m);
     if (endStream) this.endResponse(s, false);
+  }
+
+  /**
+   * gRPC trailers whose grpc-status the capture cannot decode (an HPACK entry inserted before the
+   * capture began): the :status 200 says nothing of the call's outcome, so the status is unknown.
+   */
+  private unknownOutcome(s: Stream, m: L7Message): void {
+    if (s.grpcStatus) return;
+    m.responseStatus = 'unknown';
   }
 
   private applyGrpcStatus(s: Stream, m: L7Message): void {
@@ -742,7 +767,8 @@ export class Http2Parser implements L7FlowParser {
     this.markGrpc(s);
     m.responseCode = code;
     m.responseStatus = grpcStatusOf(code);
-    if (f.grpcMessage !== null && f.grpcMessage.length > 0) m.responseException = percentDecode(f.grpcMessage);
+    // grpc-message of an OK status (grpc-js sends "OK") is not an exception.
+    if (code !== 0 && f.grpcMessage !== null && f.grpcMessage.length > 0) m.responseException = percentDecode(f.grpcMessage);
   }
 
   private markGrpc(s: Stream): void {
@@ -896,6 +922,15 @@ export class Http2Parser implements L7FlowParser {
   finish(_tsUs: number): void {
     for (const s of [...this.streams.values()]) this.closeStream(s, true);
   }
+}
+
+/**
+ * A DATA frame that is exactly one gRPC length-prefixed message (compressed flag 0 or 1, then the
+ * message length, which fills the rest of the frame): how a stream whose content-type the capture
+ * cannot decode (mid-connection HPACK) is still recognised as gRPC. Only used when content-type is unknown.
+ */
+function grpcPrefix(b: Buffer, frameLen: number): boolean {
+  return (b[0] === 0 || b[0] === 1) && b.readUInt32BE(1) + 5 === frameLen;
 }
 
 /** The gRPC endpoint: the path without query, as it is (/pkg.Service/Method). */
