@@ -25,6 +25,8 @@ export function buildRecord(x: Exchange, override: RequestStatus | null, f: Flow
   const serverDir: Dir = (clientDir ^ 1) as Dir;
   const status: RequestStatus =
     override ?? (resp !== null ? resp.responseStatus : req !== null && req.oneWay ? req.responseStatus : 'unknown');
+  // A one-way message is its own answer (an AMQP Basic.Return carries its reply code).
+  const answer = resp ?? (req !== null && req.oneWay ? req : null);
   let end = first.endTs;
   if (resp !== null && resp.endTs > end) end = resp.endTs;
   return {
@@ -43,9 +45,9 @@ export function buildRecord(x: Exchange, override: RequestStatus | null, f: Flow
     requestResource: req?.requestResource ?? resp?.requestResource ?? null,
     endpoint: req?.endpoint ?? resp?.endpoint ?? null,
     responseStatus: status,
-    responseCode: resp?.responseCode ?? null,
-    responseException: resp?.responseException ?? null,
-    responseResult: resp?.responseResult ?? null,
+    responseCode: answer?.responseCode ?? null,
+    responseException: answer?.responseException ?? null,
+    responseResult: answer?.responseResult ?? null,
     traceId: req?.traceId ?? resp?.traceId ?? null,
     spanId: req?.spanId ?? resp?.spanId ?? null,
     parentSpanId: req?.parentSpanId ?? resp?.parentSpanId ?? null,
