@@ -71,6 +71,8 @@ function stylesheet(): cytoscape.StylesheetJson {
         'target-arrow-color': 'data(colour)',
         'target-arrow-shape': 'vee',
         'curve-style': 'bezier',
+        // Parallel edges (one per protocol and port) fan out far enough for their labels to part.
+        'control-point-step-size': 70,
         label: 'data(label)',
         'text-wrap': 'wrap',
         'font-size': 9,
@@ -81,7 +83,7 @@ function stylesheet(): cytoscape.StylesheetJson {
         'min-zoomed-font-size': 6,
       },
     },
-    { selector: 'edge.transport', style: { 'line-style': 'dashed' } },
+    { selector: 'edge.transport', style: { 'line-style': 'dashed', 'font-size': 8, color: cssVar('--fg-muted', '#5d6470') } },
     { selector: ':selected', style: { 'overlay-color': accent, 'overlay-opacity': 0.18, 'overlay-padding': 6 } },
     { selector: 'edge:selected', style: { width: 4 } },
     { selector: '.dimmed', style: { opacity: 0.15 } },
@@ -107,6 +109,19 @@ function elementsOf(map: ServiceMap): cytoscape.ElementDefinition[] {
     classes: e.red.requests === 0 ? 'transport' : '',
   }));
   return [...nodes, ...edges];
+}
+
+/**
+ * Cytoscape injects a <style> element (`.__________cytoscape_container { position: relative }`) unless
+ * an element with its id exists; the strict CSP blocks injected styles, so claim the id with an inert
+ * element and carry the rule in styles.css instead.
+ */
+function preventCytoscapeStyleInjection(): void {
+  const id = '__________cytoscape_stylesheet';
+  if (document.getElementById(id)) return;
+  const marker = document.createElement('meta');
+  marker.id = id;
+  document.head.append(marker);
 }
 
 declare global {
@@ -136,7 +151,8 @@ export function ServiceMapView(props: {
 
   useEffect(() => {
     if (!container.current) return;
-    const cy = cytoscape({ container: container.current, style: stylesheet(), wheelSensitivity: 0.3, minZoom: 0.2, maxZoom: 3, boxSelectionEnabled: false });
+    preventCytoscapeStyleInjection();
+    const cy = cytoscape({ container: container.current, style: stylesheet(), minZoom: 0.2, maxZoom: 3, boxSelectionEnabled: false });
     cy.on('tap', 'node', (e) => setSelection({ kind: 'node', id: e.target.id() }));
     cy.on('tap', 'edge', (e) => setSelection({ kind: 'edge', id: e.target.id() }));
     cy.on('tap', (e) => {
@@ -144,7 +160,22 @@ export function ServiceMapView(props: {
     });
     cyRef.current = cy;
     window.flowscopeMap = cy;
+    // The canvas follows its box (side panel opening, window resizing); refit while the user has not
+    // zoomed or panned.
+    let userMoved = false;
+    cy.on('viewport', (e) => {
+      if (e.originalEvent) userMoved = true;
+    });
+    cy.on('layoutstop', () => {
+      userMoved = false;
+    });
+    const resize = new ResizeObserver(() => {
+      cy.resize();
+      if (!userMoved) cy.fit(cy.elements(':visible'), 30);
+    });
+    resize.observe(container.current);
     return () => {
+      resize.disconnect();
       cy.destroy();
       cyRef.current = null;
       if (window.flowscopeMap === cy) delete window.flowscopeMap;

@@ -87,7 +87,7 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
         {dataView && live && (
           <div className="time-bar">
             <div className="time-bar__head">
-              <span className="time-bar__window" data-testid="time-window">
+              <span className="time-bar__window" data-testid="time-window" data-from={state.window?.from} data-to={state.window?.to}>
                 {state.window?.from !== undefined && state.window.to !== undefined
                   ? `Window ${formatTimeOfDay(state.window.from)} – ${formatTimeOfDay(state.window.to)} UTC (${formatDuration(state.window.to - state.window.from)})`
                   : 'Window: all time'}
