@@ -525,6 +525,17 @@ export function k8sTags(dumps: readonly K8sDump[]): TagSet {
     }
   }
 
+  const byLabel = new Map<string, K8sPod[]>();
+  for (const p of pods.values()) {
+    if (finished(p)) continue;
+    for (const [k, v] of Object.entries(p.labels)) {
+      const key = `${p.namespace}\u0000${k}=${v}`;
+      const list = byLabel.get(key);
+      if (list === undefined) byLabel.set(key, [p]);
+      else list.push(p);
+    }
+  }
+
   for (const [key, s] of services) {
     const res: ResourceSpec = { kind: 'service', name: s.name, namespace: s.namespace, labels: s.labels };
     for (const ip of s.ips) set.link(ip, res);
@@ -540,10 +551,10 @@ export function k8sTags(dumps: readonly K8sDump[]): TagSet {
         }
       }
     } else if (s.selector !== null) {
-      for (const p of pods.values()) {
-        if (p.namespace === s.namespace && !finished(p) && matches(s.selector, p.labels)) {
-          for (const ip of ownIps(p)) set.link(ip, res);
-        }
+      // Candidates share the selector's first label: services × pods would be 10^8 checks in a big cluster.
+      const [k, v] = Object.entries(s.selector)[0];
+      for (const p of byLabel.get(`${s.namespace}\u0000${k}=${v}`) ?? []) {
+        if (matches(s.selector, p.labels)) for (const ip of ownIps(p)) set.link(ip, res);
       }
     }
   }

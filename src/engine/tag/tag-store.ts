@@ -97,13 +97,26 @@ export function withTagTransaction<T>(store: Store, work: (conn: DuckDBConnectio
   return run;
 }
 
-const ROWS = 400; // rows per INSERT statement (one statement per row costs milliseconds each)
+type Cell = string | number | null;
 
-async function insertRows(conn: DuckDBConnection, table: string, width: number, rows: unknown[][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ROWS) {
-    const part = rows.slice(i, i + ROWS);
-    const values = part.map((_, k) => `(${Array.from({ length: width }, (_, c) => `$${k * width + c + 1}`).join(', ')})`);
-    await conn.run(`INSERT INTO ${table} VALUES ${values.join(', ')}`, part.flat() as never);
+/**
+ * Appends rows inside the connection's open transaction (a rollback drops them too). The appender is
+ * the fast way in: statements with thousands of parameters cost seconds for a large cluster's tags.
+ */
+async function appendRows(conn: DuckDBConnection, table: string, rows: readonly Cell[][]): Promise<void> {
+  if (rows.length === 0) return;
+  const ap = await conn.createAppender(table);
+  try {
+    for (const row of rows) {
+      for (const v of row) {
+        if (v === null) ap.appendNull();
+        else if (typeof v === 'number') ap.appendInteger(v);
+        else ap.appendVarchar(v);
+      }
+      ap.endRow();
+    }
+  } finally {
+    ap.closeSync();
   }
 }
 
@@ -130,8 +143,8 @@ export async function replaceTags(conn: DuckDBConnection, origin: TagOrigin, set
   let nextId = Number(maxReader.getRows()[0][0]) + 1;
 
   const ids: number[] = [];
-  const fresh: unknown[][] = [];
-  const relabel: unknown[][] = [];
+  const fresh: Cell[][] = [];
+  const relabel: Cell[][] = [];
   for (const r of set.resources) {
     const labels = r.labels === null ? null : JSON.stringify(r.labels);
     const id = existing.get(resourceKey(r.kind, r.name, r.namespace));
@@ -143,19 +156,18 @@ export async function replaceTags(conn: DuckDBConnection, origin: TagOrigin, set
       relabel.push([id, labels]);
     }
   }
-  await insertRows(conn, 'resources', 6, fresh);
+  await appendRows(conn, 'resources', fresh);
   // Labels of a resource another origin of the same source also links keep the newest writer's view.
   if (relabel.length > 0) {
-    await conn.run('CREATE TEMP TABLE IF NOT EXISTS fs_tag_labels (resource_id INTEGER, labels VARCHAR)');
-    await conn.run('DELETE FROM fs_tag_labels');
-    await insertRows(conn, 'fs_tag_labels', 2, relabel);
+    await conn.run('CREATE OR REPLACE TEMP TABLE fs_tag_labels (resource_id INTEGER, labels VARCHAR)');
+    await appendRows(conn, 'fs_tag_labels', relabel);
     await conn.run(`UPDATE resources SET labels = t.labels::JSON FROM fs_tag_labels t
                     WHERE resources.resource_id = t.resource_id AND resources.labels IS DISTINCT FROM t.labels::JSON`);
     await conn.run('DROP TABLE fs_tag_labels');
   }
 
-  const links = set.links.map(([ip, r]) => [ip, ids[r], null, null, cap]);
-  await insertRows(conn, 'ip_resources', 5, links);
+  const links: Cell[][] = set.links.map(([ip, r]) => [ip, ids[r], null, null, cap]);
+  await appendRows(conn, 'ip_resources', links);
 
   // Resources of this source that no IP points at any more (e.g. a pod gone from the newer dump).
   await conn.run(
