@@ -484,6 +484,8 @@ export class MysqlParser implements L7FlowParser {
     }
   }
 
+  datagram(): void {}
+
   close(): void {}
 
   finish(): void {

@@ -108,8 +108,6 @@ export class PostgresqlParser implements L7FlowParser {
   /** Open extended-protocol batch (until Sync). */
   private batch: L7Message | null = null;
   private batchHasParse = false;
-  private batchHasExecute = false;
-  private batchFirstType = 0;
   /** Requests begun whose response has not begun yet. */
   private waiting = 0;
   private resp: L7Message | null = null;
@@ -230,14 +228,11 @@ export class PostgresqlParser implements L7FlowParser {
       const m = this.newRequest(dir, h, REQUEST_NAMES[t]);
       m.length = h.bodyLen + 5;
       this.batch = m;
-      this.batchFirstType = t;
     } else if (isBatchType(t)) {
       if (this.batch === null) {
         this.batch = this.newRequest(dir, h, REQUEST_NAMES[t]);
         this.batch.length = 0;
-        this.batchFirstType = t;
-        this.batchHasParse = false;
-        this.batchHasExecute = false;
+          this.batchHasParse = false;
       }
       this.batch.length = (this.batch.length ?? 0) + h.bodyLen + 5;
     }
@@ -321,7 +316,6 @@ export class PostgresqlParser implements L7FlowParser {
       case 0x45: {
         const portal = cstr(b, 0, kept);
         if (!this.batchHasParse) m.requestType = REQUEST_NAMES[0x45];
-        this.batchHasExecute = true;
         const sql = this.portals.get(portal);
         if (m.requestResource === null && sql !== undefined) this.setSql(m, sql);
         return;
@@ -436,6 +430,8 @@ export class PostgresqlParser implements L7FlowParser {
       this.sink.end(m);
     }
   }
+
+  datagram(): void {}
 
   close(): void {}
 
