@@ -101,6 +101,30 @@ test('MariaDB capture: commands, SQL, error codes and sequence numbers as tshark
   assert.equal(errors, 3);
 });
 
+test("DeepFlow's 171-mysql.pcap (six pooled connections on port 20130, seen mid-stream): every command after detection, as tshark", async () => {
+  const path = `${FLOWGEN}/mysql/171-mysql.pcap`;
+  const { records } = await runCapture(path, { registry: registry() });
+  const rows = tsharkFields(path, ['tcp.srcport', 'mysql.command'], ['-d', 'tcp.port==20130,mysql', '-Y', 'mysql.command']);
+  // Inference needs a COM_QUERY (or a login, or a greeting): the COM_PINGs a connection sends before its
+  // first query are not yet known to be MySQL (DeepFlow infers on the same packets).
+  const seenQuery = new Set<string>();
+  let pings = 0;
+  let queries = 0;
+  for (const [port, cmd] of rows) {
+    if (cmd === '3') {
+      seenQuery.add(port);
+      queries++;
+    } else if (cmd === '14' && seenQuery.has(port)) {
+      pings++;
+    }
+  }
+  assert.equal(seenQuery.size, 6);
+  assert.equal(records.filter((r) => r.requestType === 'COM_QUERY').length, queries);
+  assert.equal(records.filter((r) => r.requestType === 'COM_PING').length, pings);
+  assert.equal(records.length, queries + pings);
+  assert.ok(records.every((r) => r.responseStatus === 'ok' && r.duration !== null), 'every command answered');
+});
+
 test('error classes: 2000–2999 client, 1000–1999 and 3000+ server (SPEC)', () => {
   for (const c of [2000, 2013, 2999]) assert.equal(mysqlErrorStatus(c), 'client_error', String(c));
   for (const c of [1045, 1064, 1146, 1999, 3000, 3024, 4031]) assert.equal(mysqlErrorStatus(c), 'server_error', String(c));
