@@ -316,8 +316,9 @@ export function parseK8sMetadata(text: string, file: string): K8sDump {
 }
 
 /**
- * Offset of the first byte that makes `text` invalid JSON (text.length when it ends too early): V8's
- * messages name a position only for some errors, and a user fixing a file needs the place.
+ * Offset (in characters, as JSON.parse counts) of the first one that makes `text` invalid JSON, text.length
+ * when it ends too early, -1 when it is valid: V8's messages name a position only for some errors, and a
+ * user fixing a file needs the place.
  */
 export function jsonErrorOffset(text: string): number {
   let p = 0;
