@@ -11,8 +11,9 @@ import type { FilterClause, MapEdge, MapNode, NodeGrouping, RedStats, ServiceMap
 import { Facts, SidePanel } from '../components/SidePanel';
 import { formatBytes, formatCount, formatMaybeDuration, formatRate, formatRatio } from '../format';
 import { HEALTH_LABEL, healthOf, type Health } from '../workspace/health';
+import { layeredPositions } from './layered-layout';
 
-export type MapLayout = 'breadthfirst' | 'cose' | 'concentric';
+export type MapLayout = 'layered' | 'breadthfirst' | 'cose' | 'concentric';
 
 const HEALTH_COLOUR: Record<Health, string> = { healthy: '#3e8635', degraded: '#e59700', failure: '#c9190b', idle: '#8a8d90' };
 const TRANSPORT_COLOUR = '#2b7bd6';
@@ -92,8 +93,17 @@ function stylesheet(): cytoscape.StylesheetJson {
   ];
 }
 
-function layoutOptions(name: MapLayout): cytoscape.LayoutOptions {
-  if (name === 'breadthfirst') return { name, directed: true, spacingFactor: 1.4, padding: 30, animate: false } as cytoscape.LayoutOptions;
+function layoutOptions(name: MapLayout, cy: cytoscape.Core): cytoscape.LayoutOptions {
+  if (name === 'layered') {
+    const positions = layeredPositions({ nodes: cy.nodes().map((n) => n.id()), edges: cy.edges().map((e) => ({ source: e.source().id(), target: e.target().id() })) });
+    return { name: 'preset', positions: (node: cytoscape.NodeSingular) => positions.get(node.id()) ?? { x: 0, y: 0 }, padding: 30, animate: false } as cytoscape.LayoutOptions;
+  }
+  if (name === 'breadthfirst') {
+    // Pure clients (nothing calls them) as roots. (`maximal` would push callees below callers but
+    // throws on some DAGs in cytoscape 3.34; the layered layout does that instead.)
+    const roots = cy.nodes().filter((n) => n.indegree(false) === 0);
+    return { name, directed: true, roots: roots.length > 0 ? roots : undefined, spacingFactor: 1.2, padding: 30, animate: false } as cytoscape.LayoutOptions;
+  }
   if (name === 'concentric') return { name, minNodeSpacing: 60, padding: 30, animate: false } as cytoscape.LayoutOptions;
   return { name: 'cose', padding: 30, animate: false, nodeRepulsion: () => 400000, idealEdgeLength: () => 120, randomize: false } as cytoscape.LayoutOptions;
 }
@@ -142,7 +152,7 @@ export function ServiceMapView(props: {
   const { map, onDrill } = props;
   const container = useRef<HTMLDivElement>(null);
   const cyRef = useRef<cytoscape.Core | null>(null);
-  const [layout, setLayout] = useState<MapLayout>('breadthfirst');
+  const [layout, setLayout] = useState<MapLayout>('layered');
   const [search, setSearch] = useState('');
   const [selection, setSelection] = useState<Selection>(null);
   const [hidden, setHidden] = useState<ReadonlySet<string>>(new Set());
@@ -192,7 +202,7 @@ export function ServiceMapView(props: {
     if (!cy) return;
     cy.elements().remove();
     if (map) cy.add(elementsOf(map));
-    cy.layout(layoutOptions(layout)).run();
+    cy.layout(layoutOptions(layout, cy)).run();
     cy.fit(undefined, 30);
   }, [map, layout]);
 
@@ -240,6 +250,7 @@ export function ServiceMapView(props: {
         <label>
           Layout{' '}
           <select value={layout} onChange={(e) => setLayout(e.target.value as MapLayout)} aria-label="Layout">
+            <option value="layered">layered</option>
             <option value="breadthfirst">breadth-first</option>
             <option value="cose">force (cose)</option>
             <option value="concentric">concentric</option>

@@ -1,6 +1,7 @@
 // The request log and the flow log: their columns, filter fields, presets and detail groups.
 
 import type { ReactNode } from 'react';
+import { CloseType } from '../../../shared/records';
 import type { FilterClause, FlowRow, LogRequest, RequestRow } from '../../../shared/views';
 import type { LogColumn } from '../components/LogTable';
 import { formatBytes, formatMaybeDuration, formatTimestamp } from '../format';
@@ -17,6 +18,7 @@ export function formatField(key: string, value: unknown): ReactNode {
   if (TIME_KEYS.has(key) && typeof value === 'number') return `${formatTimestamp(value)} (${value})`;
   if (DURATION_KEYS.has(key) && typeof value === 'number') return `${formatMaybeDuration(value)} (${value} µs)`;
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (key === 'closeType' && typeof value === 'number') return `${closeTypeName(value)} (${value})`;
   return String(value);
 }
 
@@ -36,10 +38,17 @@ function col<Row>(key: keyof Row & string, label: string, width: number, options
   };
 }
 
+const CLOSE_NAME = new Map<number, string>(Object.entries(CloseType).map(([name, code]) => [code, name]));
+
+/** DeepFlow close_type as a word ("Normal", "ServerRst", …), the code when unknown. */
+export function closeTypeName(code: number): string {
+  return CLOSE_NAME.get(code) ?? String(code);
+}
+
 const STATUS_CLASS: Record<string, string> = { client_error: 'status status--warn', server_error: 'status status--bad', timeout: 'status status--bad', ok: 'status status--ok' };
 
 export const REQUEST_COLUMNS: LogColumn<RequestRow>[] = [
-  col('startTime', 'Time (UTC)', 190, { initial: true, render: (r) => formatTimestamp(r.startTime) }),
+  col('startTime', 'Time (UTC)', 215, { initial: true, render: (r) => formatTimestamp(r.startTime) }),
   col('clientNode', 'Client', 140, { initial: true }),
   col('serverNode', 'Server', 140, { initial: true }),
   col('l7Protocol', 'Protocol', 80, { initial: true }),
@@ -47,7 +56,7 @@ export const REQUEST_COLUMNS: LogColumn<RequestRow>[] = [
   col('requestDomain', 'Domain', 150),
   col('requestResource', 'Resource', 240, { initial: true }),
   col('endpoint', 'Endpoint', 180),
-  col('responseStatus', 'Status', 100, { initial: true, render: (r) => <span className={STATUS_CLASS[r.responseStatus] ?? 'status'}>{r.responseStatus}</span> }),
+  col('responseStatus', 'Status', 110, { initial: true, render: (r) => <span className={STATUS_CLASS[r.responseStatus] ?? 'status'}>{r.responseStatus}</span> }),
   col('responseCode', 'Code', 60, { initial: true, numeric: true }),
   col('responseException', 'Exception', 160),
   col('duration', 'Duration', 90, { initial: true, numeric: true, render: (r) => formatMaybeDuration(r.duration) }),
@@ -64,7 +73,7 @@ export const REQUEST_COLUMNS: LogColumn<RequestRow>[] = [
 ];
 
 export const FLOW_COLUMNS: LogColumn<FlowRow>[] = [
-  col('startTime', 'Start (UTC)', 190, { initial: true, render: (r) => formatTimestamp(r.startTime) }),
+  col('startTime', 'Start (UTC)', 215, { initial: true, render: (r) => formatTimestamp(r.startTime) }),
   col('clientNode', 'Client', 140, { initial: true }),
   col('serverNode', 'Server', 140, { initial: true }),
   col('clientIp', 'Client IP', 120),
@@ -82,7 +91,7 @@ export const FLOW_COLUMNS: LogColumn<FlowRow>[] = [
   col('retransTx', 'Retrans →', 75, { numeric: true }),
   col('retransRx', 'Retrans ←', 75, { numeric: true }),
   col('rtt', 'RTT', 80, { numeric: true, initial: true, render: (r) => (r.rtt ? formatMaybeDuration(r.rtt) : '—') }),
-  col('closeType', 'Close', 60, { numeric: true, initial: true }),
+  col('closeType', 'Close', 130, { initial: true, render: (r) => closeTypeName(r.closeType), value: (r) => closeTypeName(r.closeType) }),
   col('tunnelType', 'Tunnel', 70),
   col('synSeq', 'SYN seq', 110, { numeric: true }),
 ];

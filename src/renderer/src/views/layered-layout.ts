@@ -1,0 +1,73 @@
+// A layered layout for the service map (a much simplified Sugiyama, like Kiali's default dagre
+// left-to-right): each node sits one column right of its deepest caller (longest path from the pure
+// clients), so client → frontend → api → db reads left to right. Edges that skip columns get
+// placeholder slots in the columns they cross, so no node is placed on their line; within a column
+// nodes are ordered by the mean position of their predecessors to keep edges from crossing. Cycles
+// are cut by capping depth at the node count. A pure function of ids and edges: testable without a
+// canvas.
+
+export interface LayeredInput {
+  nodes: string[];
+  edges: { source: string; target: string }[];
+}
+
+export function layeredPositions(input: LayeredInput, spacing = { x: 230, y: 110 }): Map<string, { x: number; y: number }> {
+  const { nodes, edges } = input;
+  const depth = new Map(nodes.map((n) => [n, 0]));
+  const cap = nodes.length;
+  for (let round = 0; round < cap; round++) {
+    let changed = false;
+    for (const e of edges) {
+      if (e.source === e.target) continue;
+      const next = Math.min(cap, (depth.get(e.source) ?? 0) + 1);
+      if (next > (depth.get(e.target) ?? 0)) {
+        depth.set(e.target, next);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  // Compact depths to consecutive columns.
+  const distinct = [...new Set(depth.values())].sort((a, b) => a - b);
+  const column = new Map([...depth].map(([n, d]) => [n, distinct.indexOf(d)]));
+
+  // Columns of real nodes plus placeholders ("\0" prefixed) for every column an edge skips over.
+  const columns: string[][] = distinct.map(() => []);
+  for (const n of nodes) columns[column.get(n)!].push(n);
+  const preds = new Map<string, string[]>();
+  const link = (from: string, to: string) => preds.set(to, [...(preds.get(to) ?? []), from]);
+  const seen = new Set<string>();
+  for (const e of edges) {
+    const a = column.get(e.source);
+    const b = column.get(e.target);
+    if (a === undefined || b === undefined || b <= a) continue;
+    const pair = `${e.source}\u0001${e.target}`;
+    if (seen.has(pair)) continue; // parallel edges share one lane
+    seen.add(pair);
+    let prev = e.source;
+    for (let c = a + 1; c < b; c++) {
+      const dummy = `\0${pair}\u0001${c}`;
+      columns[c].push(dummy);
+      link(prev, dummy);
+      prev = dummy;
+    }
+    link(prev, e.target);
+  }
+
+  const slot = new Map<string, number>();
+  const positions = new Map<string, { x: number; y: number }>();
+  columns.forEach((members, c) => {
+    const order = members
+      .map((n, i) => {
+        const known = (preds.get(n) ?? []).map((p) => slot.get(p)).filter((v): v is number => v !== undefined);
+        return { n, key: known.length > 0 ? known.reduce((s, v) => s + v, 0) / known.length : i };
+      })
+      .sort((p, q) => p.key - q.key || (p.n < q.n ? -1 : 1));
+    order.forEach(({ n }, i) => {
+      const y = i - (order.length - 1) / 2;
+      slot.set(n, y);
+      if (!n.startsWith('\0')) positions.set(n, { x: c * spacing.x, y: y * spacing.y });
+    });
+  });
+  return positions;
+}
