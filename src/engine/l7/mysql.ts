@@ -1,4 +1,4 @@
-// MySQL / MariaDB client-server protocol over TCP (uncompressed).
+// MySQL / MariaDB client-server protocol over TCP.
 //
 // Packets are a 3-byte little-endian length and a sequence id; a command starts with sequence 0 from
 // the client, and its answer is the server's packets up to the end of the command's reply: an OK or
@@ -16,8 +16,10 @@
 // (DeepFlow shows the bound parameters instead). COM_QUIT, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA
 // get no answer: they are rows of their own with status ok (DeepFlow's "Session" logs). Trace context
 // in SQL comments (traceparent=…, sw8=…) fills trace_id / span_id. After the client asks for TLS
-// (SSL request in the handshake) nothing more is parsed. Compressed connections are not parsed.
+// (SSL request in the handshake) nothing more is parsed. The compressed protocol (CLIENT_COMPRESS at
+// login, or recognised on the first payload as DeepFlow does) is unwrapped, inflating with zlib.
 
+import { inflateSync } from 'node:zlib';
 import { looksLikeSql, sqlEndpoint, sqlTrace } from './sql-text';
 import {
   L7Message,
@@ -54,6 +56,9 @@ const COMMANDS = [
 
 const CLIENT_PROTOCOL_41 = 0x200;
 const CLIENT_SSL = 0x800;
+const CLIENT_COMPRESS = 0x20;
+/** Largest compressed packet read (and inflated); larger ones end parsing of their direction. */
+const MAX_COMPRESSED = 1 << 20;
 const SERVER_MORE_RESULTS_EXISTS = 0x0008;
 /** Packet bytes kept (SQL text, error message); longer statements are cut. */
 const KEEP = 16384;
@@ -94,6 +99,18 @@ class Half {
   cut = false;
 }
 
+class CompressedHalf {
+  readonly hdr = Buffer.alloc(7);
+  hdrHave = 0;
+  len = -1;
+  ulen = 0;
+  have = 0;
+  body = Buffer.alloc(0);
+  startSeq = 0;
+  startTs = 0;
+  lost = false;
+}
+
 export class MysqlParser implements L7FlowParser {
   private readonly half: [Half, Half] = [new Half(), new Half()];
   private clientDir: Dir = 0;
@@ -117,11 +134,72 @@ export class MysqlParser implements L7FlowParser {
   private eofPending = false;
   private pendingSql: string | null = null;
   private readonly statements = new Map<number, string>();
+  /** Compressed protocol (decided on the first payload, or by the login's CLIENT_COMPRESS); null = not yet. */
+  private compressed: boolean | null = null;
+  private compressAfterLogin = false;
+  private readonly comp: [CompressedHalf, CompressedHalf] = [new CompressedHalf(), new CompressedHalf()];
 
   constructor(private readonly sink: MessageSink) {}
 
   data(dir: Dir, buf: Buffer, off: number, len: number, seq: number, tsUs: number): void {
     if (this.stopped) return;
+    if (this.compressed === null) this.compressed = looksCompressed(buf, off, len) && !looksPlain(buf, off, len);
+    if (this.compressed) this.compressedData(dir, buf, off, len, seq, tsUs);
+    else this.plain(dir, buf, off, len, seq, tsUs);
+  }
+
+  /**
+   * Compressed protocol: each compressed packet (3-byte length, sequence, 3-byte uncompressed length —
+   * 0 when sent as is) carries a piece of the stream of ordinary packets, deflated or not.
+   */
+  private compressedData(dir: Dir, buf: Buffer, off: number, len: number, seq: number, tsUs: number): void {
+    const c = this.comp[dir];
+    const end = off + len;
+    let i = off;
+    while (i < end && !this.stopped && !c.lost) {
+      if (c.len < 0) {
+        if (c.hdrHave === 0) {
+          c.startSeq = (seq + (i - off)) >>> 0;
+          c.startTs = tsUs;
+        }
+        const n = Math.min(7 - c.hdrHave, end - i);
+        buf.copy(c.hdr, c.hdrHave, i, i + n);
+        c.hdrHave += n;
+        i += n;
+        if (c.hdrHave < 7) break;
+        c.len = c.hdr[0] | (c.hdr[1] << 8) | (c.hdr[2] << 16);
+        c.ulen = c.hdr[4] | (c.hdr[5] << 8) | (c.hdr[6] << 16);
+        c.have = 0;
+        if (c.len > MAX_COMPRESSED) {
+          c.lost = true;
+          return;
+        }
+        if (c.body.length < c.len) c.body = Buffer.alloc(Math.max(c.len, 1024));
+        continue;
+      }
+      const n = Math.min(c.len - c.have, end - i);
+      buf.copy(c.body, c.have, i, i + n);
+      c.have += n;
+      i += n;
+      if (c.have < c.len) break;
+      c.len = -1;
+      c.hdrHave = 0;
+      if (c.ulen === 0) {
+        this.plain(dir, c.body, 0, c.have, (c.startSeq + 7) >>> 0, c.startTs);
+      } else {
+        let out: Buffer;
+        try {
+          out = inflateSync(c.body.subarray(0, c.have), { maxOutputLength: MAX_COMPRESSED });
+        } catch {
+          c.lost = true; // not zlib after all, or cut: the rest of this direction is unreadable
+          return;
+        }
+        this.plain(dir, out, 0, out.length, c.startSeq, c.startTs);
+      }
+    }
+  }
+
+  private plain(dir: Dir, buf: Buffer, off: number, len: number, seq: number, tsUs: number): void {
     const h = this.half[dir];
     const end = off + len;
     let i = off;
@@ -205,6 +283,7 @@ export class MysqlParser implements L7FlowParser {
       }
       // CLIENT_DEPRECATE_EOF only when both sides have it (an unseen greeting counts as yes).
       this.deprecateEof = (caps & (1 << 24)) !== 0 && this.serverDeprecateEof !== false;
+      this.compressAfterLogin = (caps & CLIENT_COMPRESS) !== 0;
       let p = 32;
       let user = '';
       let e = p;
@@ -363,7 +442,11 @@ export class MysqlParser implements L7FlowParser {
     }
     switch (this.reply) {
       case Reply.Auth:
-        if (first === 0x00) this.endReply(true);
+        if (first === 0x00) {
+          this.endReply(true);
+          // Both directions switch to compressed packets after a successful login that asked for it.
+          if (this.compressAfterLogin) this.compressed = true;
+        }
         return;
       case Reply.First:
         if (first === 0x00) {
@@ -551,6 +634,19 @@ function greetingCaps(b: Buffer, end: number): number {
   return caps >>> 0;
 }
 
+/** One ordinary packet exactly fills the payload. */
+function looksPlain(b: Buffer, off: number, len: number): boolean {
+  return len >= 4 && (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16)) + 4 === len;
+}
+
+/** One compressed packet exactly fills the payload (DeepFlow's test): uncompressed length 0 or ≥ compressed. */
+function looksCompressed(b: Buffer, off: number, len: number): boolean {
+  if (len < 7 + 4) return false;
+  const clen = b[off] | (b[off + 1] << 8) | (b[off + 2] << 16);
+  const ulen = b[off + 4] | (b[off + 5] << 8) | (b[off + 6] << 16);
+  return clen + 7 === len && (ulen === 0 || ulen >= clen);
+}
+
 /** Segment start after lost framing: a packet header whose length fits what follows (or runs past it). */
 function plausiblePacket(b: Buffer, off: number, len: number): boolean {
   if (len < 5) return false;
@@ -563,6 +659,22 @@ function plausiblePacket(b: Buffer, off: number, len: number): boolean {
 
 function detect(buf: Buffer, off: number, len: number, ctx: DetectContext): number {
   if (ctx.transport !== Transport.Tcp || len < 5 || off + len > buf.length) return 0;
+  if (looksCompressed(buf, off, len) && !looksPlain(buf, off, len)) {
+    // The compressed protocol seen mid-connection: judge the packet inside.
+    if (buf[off + 4] === 0 && buf[off + 5] === 0 && buf[off + 6] === 0) return detectPlain(buf, off + 7, len - 7);
+    if (len > 4096) return 0;
+    try {
+      const out = inflateSync(buf.subarray(off + 7, off + len), { maxOutputLength: 65536 });
+      return detectPlain(out, 0, out.length);
+    } catch {
+      return 0;
+    }
+  }
+  return detectPlain(buf, off, len);
+}
+
+function detectPlain(buf: Buffer, off: number, len: number): number {
+  if (len < 5) return 0;
   const n = buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16);
   const seq = buf[off + 3];
   if (n === 0) return 0;
