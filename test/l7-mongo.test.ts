@@ -1,0 +1,143 @@
+// MongoDB: Debian has no MongoDB server, so samples/l7/mongo/generate.py crafts a conversation in the
+// wire format (OP_MSG body + document sequences, write errors, ok: 0, an answer beyond the capture
+// limit, requests split over segments, answers out of order, moreToCome; legacy OP_QUERY / OP_REPLY
+// with QueryFailure, OP_INSERT, OP_GET_MORE, OP_KILL_CURSORS). tshark's mongo dissector checks the
+// crafted messages and Flowscope's pairing; DeepFlow's two real captures check against its results.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MONGO } from '../src/engine/l7/mongo';
+import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
+import { FLOWGEN, SAMPLES, runCapture, tsharkFields } from './l7-helpers';
+
+const PCAP = join(SAMPLES, 'l7/mongo/mongo.pcap');
+const registry = () => new ProtocolRegistry([...BUILTIN_PROTOCOLS, MONGO]);
+
+interface Truth {
+  client_port: number;
+  type: string;
+  db: string | null;
+  collection: string | null;
+  status: string;
+  code: number | null;
+  exception: string | null;
+  result: string | null;
+  request_length: number;
+  response_length: number | null;
+  note: string;
+}
+const truth = (JSON.parse(readFileSync(join(SAMPLES, 'l7/mongo/mongo.truth.json'), 'utf8')) as { requests: Truth[] }).requests;
+
+test('mongo sample: every request is one row with its command, database, collection and answer', async () => {
+  const { records, protocols } = await runCapture(PCAP, { registry: registry() });
+  assert.deepEqual([...protocols.values()], ['mongodb', 'mongodb']);
+  assert.equal(records.length, truth.length);
+  const left = [...records];
+  for (const t of truth) {
+    const where = `${t.type} ${t.collection ?? ''} ${t.note}`;
+    const i = left.findIndex((r) => r.clientPort === t.client_port && r.requestType === t.type && r.requestResource === t.collection && r.requestLength === t.request_length);
+    assert.ok(i >= 0, `row for ${where}`);
+    const r = left.splice(i, 1)[0];
+    assert.equal(r.l7Protocol, 'mongodb');
+    assert.equal(r.requestDomain, t.db, where);
+    assert.equal(r.endpoint, t.collection !== null ? `${t.type} ${t.collection}` : t.type === 'killCursors' ? null : t.type, where);
+    assert.equal(r.responseLength, t.response_length, where);
+    assert.equal(r.responseStatus, t.status, where);
+    assert.equal(r.responseCode, t.code, where);
+    assert.equal(r.responseException, t.exception, where);
+    assert.equal(r.responseResult, t.result, where);
+    assert.equal(r.duration === null, t.response_length === null, `${where}: one-way iff unanswered by design`);
+  }
+  assert.equal(records.filter((r) => r.responseStatus === 'timeout').length, 0);
+});
+
+test('mongo sample: requestID / responseTo pairs and opcodes agree with tshark', async () => {
+  const { records } = await runCapture(PCAP, { registry: registry() });
+  const rows = tsharkFields(PCAP, ['tcp.seq_raw', 'tcp.srcport', 'mongo.opcode', 'mongo.request_id', 'mongo.response_to', 'tcp.dstport'], ['-d', 'tcp.port==27017,mongo', '-Y', 'mongo']);
+  // tshark: each response_to names a request_id. A message tshark reassembled is reported at its last
+  // segment, so a row is found by the sequence range it covers. The answer's row must be the request's.
+  const within = (start: number | null, len: number | null, seq: number) => start !== null && len !== null && ((seq - start) >>> 0) < len;
+  const byRequestId = new Map<string, (typeof records)[number]>();
+  const answers: [string, (typeof records)[number]][] = [];
+  let messages = 0;
+  for (const [seq, sport, ops, ids, tos, dport] of rows) {
+    const idList = ids.split(',');
+    messages += idList.length;
+    const s = Number(seq);
+    // Both connections start their sequence numbers close together: match within the connection.
+    const client = Number(sport === '27017' ? dport : sport);
+    if (sport !== '27017') {
+      const r = records.find((x) => x.clientPort === client && within(x.reqTcpSeq, x.requestLength, s));
+      assert.ok(r, `a request row covers tshark's request ${ids} (${ops})`);
+      if (idList.length === 1) byRequestId.set(`${sport}|${Number(idList[0])}`, r);
+      continue;
+    }
+    const r = records.find((x) => x.clientPort === client && within(x.respTcpSeq, x.responseLength, s));
+    assert.ok(r, `an answer row covers tshark's response ${ids} (${ops})`);
+    answers.push([`${r.clientPort}|${Number(tos.split(',')[0])}`, r]);
+  }
+  assert.equal(messages, 35, 'messages tshark decodes (19 requests, 16 answers)');
+  let paired = 0;
+  for (const [key, r] of answers) {
+    const q = byRequestId.get(key);
+    if (q === undefined) continue; // the two requests sent in one segment
+    assert.equal(q, r, `answer to ${key} is on its request's row`);
+    paired++;
+  }
+  assert.equal(paired, 14, 'every answer tshark pairs, but the two requests sharing a segment');
+  // The out-of-order pair: count (id 13) was answered after listCollections (id 14).
+  const count = records.find((r) => r.requestType === 'count')!;
+  const list = records.find((r) => r.requestType === 'listCollections')!;
+  assert.ok(count.respTcpSeq! > list.respTcpSeq!);
+  assert.equal(count.responseResult, 'n=1');
+});
+
+interface DfMsg {
+  msg_type: 'Request' | 'Response';
+  request_id: number;
+  response_id: number;
+  op: string;
+  command: string | null;
+  response_code: number;
+  exception: string;
+  status: string;
+  rtt: number;
+  captured_request_byte: number;
+  captured_response_byte: number;
+}
+const df = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/deepflow-mongo.json'), 'utf8')) as Record<string, DfMsg[]>;
+const STATUS: Record<string, string> = { Ok: 'ok', ClientError: 'client_error', ServerError: 'server_error' };
+
+for (const name of Object.keys(df)) {
+  test(`DeepFlow ${name}.pcap: commands, pairing by request id, errors and round-trip times as DeepFlow`, async () => {
+    const { records } = await runCapture(join(FLOWGEN, `mongo/${name}.pcap`), { registry: registry() });
+    const msgs = df[name];
+    const reqs = msgs.filter((m) => m.msg_type === 'Request');
+    assert.equal(records.length, reqs.length);
+    for (let i = 0; i < reqs.length; i++) {
+      const q = reqs[i];
+      const a = msgs.find((m) => m.msg_type === 'Response' && m.request_id === q.request_id)!;
+      const r = records[i];
+      const where = `${name} #${i} ${q.command}`;
+      // DeepFlow's request_type is the opcode (OP_QUERY, OP_MSG); Flowscope's is the command, which is the
+      // first key of the document DeepFlow prints as request_resource.
+      assert.equal(r.requestType, q.command, where);
+      assert.equal(r.duration, a.rtt, where);
+      assert.equal(r.responseStatus, STATUS[a.status], where);
+      assert.equal(r.responseCode, a.response_code === 0 ? null : a.response_code, where);
+      assert.equal(r.responseException, a.exception === '' ? null : a.exception, where);
+      // DeepFlow counts the bytes of the packet; each message here is one packet.
+      assert.equal(r.requestLength, q.captured_request_byte, where);
+      assert.equal(r.responseLength, a.captured_response_byte, where);
+    }
+  });
+}
+
+test('DeepFlow mongo-msg.pcap: find on sky-test.query → endpoint "find query", database from $db', async () => {
+  const { records } = await runCapture(join(FLOWGEN, 'mongo/mongo-msg.pcap'), { registry: registry() });
+  assert.equal(records.length, 1);
+  assert.equal(records[0].endpoint, 'find query');
+  assert.equal(records[0].requestResource, 'query');
+  assert.equal(records[0].requestDomain, 'sky-test');
+});
