@@ -3,6 +3,7 @@
 // view read back against the truth (pods, services, namespaces, nodes, workloads, every flow's IPs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -387,4 +388,18 @@ test('k8s: the offset a JSON error is reported at agrees with JSON.parse on muta
   }
   assert.ok(invalid > 1000, `${invalid} invalid mutations`);
   assert.ok(named > 100, `${named} with a V8 position`);
+});
+
+test('k8s: samples/k8s.metadata.json is what lib/k8s-metadata.py writes from the committed truth', () => {
+  const out = join(tmp, 'regenerated.json');
+  execFileSync('python3', [join(SAMPLES, 'lib', 'k8s-metadata.py'), '--truth', join(SAMPLES, 'k8s.truth.json'), '--out', out], {
+    stdio: 'pipe',
+  });
+  assert.equal(readFileSync(out, 'utf8'), readFileSync(METADATA, 'utf8'));
+  const doc = JSON.parse(readFileSync(METADATA, 'utf8')) as { apiVersion: string; kind: string; items: Item[] };
+  assert.deepEqual([doc.apiVersion, doc.kind], ['v1', 'List']);
+  const kinds: Record<string, number> = {};
+  for (const i of doc.items) kinds[i.kind] = (kinds[i.kind] ?? 0) + 1;
+  // The truth's pods, its services plus `kubernetes`, one Endpoints per service, its nodes.
+  assert.deepEqual(kinds, { Pod: topo.pods.length, Service: topo.services.length + 1, Endpoints: topo.services.length + 1, Node: topo.nodes.length });
 });
