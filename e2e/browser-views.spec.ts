@@ -64,6 +64,8 @@ async function drawnEdges(page: Page): Promise<(UiEdge & { id: string; label: st
 }
 
 async function shot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  // Views keep their previous answer, dimmed, while the next one loads: wait for the current one.
+  await expect(page.locator('[aria-busy="true"]')).toHaveCount(0);
   const path = testInfo.outputPath(`${name}.png`);
   await page.screenshot({ path });
   await testInfo.attach(name, { path, contentType: 'image/png' });
@@ -214,8 +216,10 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   expect(seen).toEqual(failing.map((r) => `${r.protocol} ${r.method} ${r.resource} ${r.error_class}`).sort());
   await shot(page, testInfo, '04-requests-errors');
 
-  // A row's details: every field, with the trace and TCP groups.
-  await rows.first().click();
+  // A row's details, opened from the keyboard: every field, with the trace and TCP groups.
+  await log.focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
   const rowDetails = page.getByTestId('requests-details');
   await expect(rowDetails).toBeVisible();
   await expect(rowDetails.getByRole('heading', { name: 'Timings' })).toBeVisible();
@@ -290,7 +294,14 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   await expect(mapPanel).toBeVisible();
   await shot(page, testInfo, '10-service-map-dark');
   await page.getByRole('tab', { name: 'RED' }).click();
+  await expect(redCount).toContainText(`${allParsed.length} requests`); // the reset window holds here too
   await shot(page, testInfo, '11-red-dark');
+
+  // Keyboard: the view tabs move with the arrow keys.
+  await page.getByRole('tab', { name: 'RED' }).focus();
+  await page.keyboard.press('ArrowDown');
+  await expect(page.getByRole('tab', { name: 'Network' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByRole('tab', { name: 'Network' })).toBeFocused();
 
   expect(problems).toEqual([]);
 });

@@ -46,6 +46,8 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
   const netRequest: NetworkRequest = { ...scope, grouping: state.grouping, groupBy: netGroupBy, sort: netSort, filter: serverFilter(netSearch), limit: 1000 };
   const net = useApiCall(live && state.view === 'network' ? () => views.network(netRequest) : null, JSON.stringify(['net', live && state.view, netRequest, dataKey]));
 
+  const busy = (state.view === 'map' && map.loading) || (state.view === 'red' && red.loading) || (state.view === 'network' && net.loading);
+
   const drillRequests = useCallback((filter: FilterClause[]) => dispatch({ type: 'drill', log: 'requests', filter }), []);
   const drillFlows = useCallback((filter: FilterClause[]) => dispatch({ type: 'drill', log: 'flows', filter }), []);
   const setWindow = useCallback((window: { from?: number; to?: number }) => dispatch({ type: 'window', window }), []);
@@ -106,7 +108,10 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
             )}
           </div>
         )}
-        <div className="workspace__view">{body}</div>
+        {/* While a view's answer for the current scope is on its way, the previous one stays, dimmed. */}
+        <div className={busy ? 'workspace__view workspace__view--busy' : 'workspace__view'} aria-busy={busy}>
+          {body}
+        </div>
       </div>
     </div>
   );
