@@ -4,7 +4,7 @@
 // says why and checks Flowscope's rule instead.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HTTP2 } from '../src/engine/l7/http2';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
@@ -160,3 +160,20 @@ for (const [name, lines] of Object.entries(fixtures.captures)) {
     }
   });
 }
+
+test('deepflow fixtures of every other protocol: HTTP/2 detection claims none of their flows', async () => {
+  const pcaps: string[] = [];
+  for (const d of readdirSync(FLOWGEN, { withFileTypes: true })) {
+    if (d.isDirectory()) {
+      for (const f of readdirSync(join(FLOWGEN, d.name))) if (f.endsWith('.pcap')) pcaps.push(join(FLOWGEN, d.name, f));
+    } else if (d.name.endsWith('.pcap')) pcaps.push(join(FLOWGEN, d.name));
+  }
+  const h2 = new Set(Object.keys(fixtures.captures).map((n) => join(FLOWGEN, 'http', `${n}.pcap`)));
+  let flows = 0;
+  for (const pcap of pcaps.filter((p) => !h2.has(p))) {
+    const { engine } = await runCapture(pcap, { registry: new ProtocolRegistry([HTTP2]) });
+    flows += engine.stats.flows;
+    assert.deepEqual(engine.stats.detected, {}, pcap);
+  }
+  assert.ok(pcaps.length - h2.size >= 95 && flows > 100, `${pcaps.length - h2.size} captures, ${flows} flows`);
+});

@@ -67,6 +67,8 @@ export const MAX_HEADER_BLOCK = 64 * 1024;
 export const MAX_OPEN_STREAMS = 1024;
 /** Frames longer than this are not believed when re-finding frame boundaries (SETTINGS_MAX_FRAME_SIZE default). */
 const RESYNC_MAX_FRAME = 16384;
+/** Largest frame believed when detecting a connection from its middle. */
+const DETECT_MAX_FRAME = 1 << 20;
 const MAX_VALUE = 2048;
 const MAX_RESOURCE = 4096;
 
@@ -158,12 +160,25 @@ function detect(buf: Buffer, off: number, len: number, ctx: DetectContext): numb
   while (k < PREFACE.length && k < len && buf[off + k] === PREFACE[k]) k++;
   if (k === PREFACE.length) return 100;
   if (k === len && k >= 9) return 60; // the preface, cut by the segment
-  if (!plausibleHeader(buf, off, 1 << 24)) return 0;
-  const frames = frameChain(buf, off, end, 1 << 24);
+  // Mid-connection: frames up to 1 MiB each must chain exactly to the end of the payload, and every
+  // HEADERS frame must be on an odd (client-initiated) stream.
+  const frames = frameChain(buf, off, end, DETECT_MAX_FRAME);
   if (frames < 0) return 0;
-  // One complete frame or more and nothing left over: sure. A HEADERS frame running past the segment: sure enough.
+  let i = off;
+  let headers = 0;
+  while (i + 9 <= end) {
+    const flen = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2];
+    if (buf[i + 3] === T_HEADERS) {
+      if ((buf[i + 8] & 1) === 0) return 0;
+      headers++;
+      // A HEADERS frame running past the segment: believable only at a common frame size.
+      if (i + 9 + flen > end && flen > RESYNC_MAX_FRAME) return 0;
+    }
+    i += 9 + flen;
+  }
   if (frames >= 1) return 60;
-  return buf[off + 3] === T_HEADERS ? 55 : 0;
+  // Only a HEADERS frame that continues in the next segment.
+  return headers > 0 ? 55 : 0;
 }
 
 const enum St {
@@ -284,6 +299,8 @@ export class Http2Parser implements L7FlowParser {
   private clientDir = -1;
   /** The connection has carried gRPC. */
   private grpc = false;
+  /** Streams promised by PUSH_PROMISE (not reported), bounded. */
+  private readonly pushed = new Set<number>();
   private readonly fields = new Fields();
   private readonly onField = (name: string | null, value: string | null): void => this.field(name, value);
 
@@ -531,7 +548,10 @@ export class Http2Parser implements L7FlowParser {
         pre = 1;
       }
       if (h.fType === T_HEADERS && (h.fFlags & F_PRIORITY) !== 0) pre += 5;
-      if (h.fType === T_PUSH_PROMISE) pre += 4;
+      if (h.fType === T_PUSH_PROMISE) {
+        if (h.blockLen >= h.frameAt + pre + 4) this.promise(h.block.readUInt32BE(h.frameAt + pre) & 0x7fffffff);
+        pre += 4;
+      }
       const start = h.frameAt + pre;
       const stop = h.blockLen - pad;
       if (stop < start) {
@@ -644,9 +664,19 @@ export class Http2Parser implements L7FlowParser {
     }
   }
 
+  /** A stream the server promised (server push): its response is not a request of the client's. */
+  private promise(id: number): void {
+    if (this.pushed.size >= MAX_OPEN_STREAMS) this.pushed.delete(this.pushed.values().next().value!);
+    this.pushed.add(id);
+  }
+
   /** A complete header block of stream `id` from direction h.dir. */
   private headerBlock(h: Half, id: number, endStream: boolean, seq: number, startTs: number, tsUs: number): void {
     if (id === 0) return;
+    if (this.pushed.has(id)) {
+      if (endStream) this.pushed.delete(id);
+      return;
+    }
     const f = this.fields;
     let s = this.streams.get(id);
     const isGrpcType = f.contentType !== null && f.contentType.startsWith('application/grpc');
