@@ -141,3 +141,46 @@ test('DeepFlow mongo-msg.pcap: find on sky-test.query → endpoint "find query",
   assert.equal(records[0].requestResource, 'query');
   assert.equal(records[0].requestDomain, 'sky-test');
 });
+
+test('BSON reader: hostile nesting and lengths cost nothing (no recursion), values are read within bounds', async () => {
+  const { docEnd, find, firstKey, elString, elNumber } = await import('../src/engine/l7/bson');
+  // {find: "c", deep: {a: {a: … 20 000 levels …}}, $db: "d"}, built inside out.
+  let inner = Buffer.from([5, 0, 0, 0, 0]);
+  for (let k = 0; k < 20000; k++) {
+    const body = Buffer.concat([Buffer.from([0x03, 0x61, 0]), inner, Buffer.from([0])]);
+    inner = Buffer.concat([Buffer.alloc(4), body]);
+    inner.writeInt32LE(inner.length, 0);
+  }
+  const str = (k: string, v: string) => {
+    const b = Buffer.from(v + '\0');
+    const len = Buffer.alloc(4);
+    len.writeInt32LE(b.length);
+    return Buffer.concat([Buffer.from([0x02]), Buffer.from(k + '\0'), len, b]);
+  };
+  const body = Buffer.concat([str('find', 'c'), Buffer.from([0x03]), Buffer.from('deep\0'), inner, str('$db', 'd'), Buffer.from([0x10]), Buffer.from('n\0'), Buffer.from([7, 0, 0, 0]), Buffer.from([0])]);
+  const doc = Buffer.concat([Buffer.alloc(4), body]);
+  doc.writeInt32LE(doc.length, 0);
+  assert.equal(docEnd(doc, 0, doc.length), doc.length);
+  assert.equal(firstKey(doc, 0, doc.length), 'find');
+  assert.equal(elString(doc), 'c');
+  assert.ok(find(doc, 0, doc.length, '$db'));
+  assert.equal(elString(doc), 'd');
+  assert.ok(find(doc, 0, doc.length, 'n'));
+  assert.equal(elNumber(doc), 7);
+  // A document cut by the capture limit: what is in view is read, nothing beyond.
+  assert.equal(firstKey(doc, 0, 20), 'find');
+  assert.ok(!find(doc, 0, 40, '$db'));
+  // Lengths that lie: negative, huge, past the buffer.
+  const bad = Buffer.from(doc);
+  bad.writeInt32LE(-7, 0);
+  assert.equal(docEnd(bad, 0, bad.length), -1);
+  bad.writeInt32LE(0x7fffffff, 0);
+  assert.equal(docEnd(bad, 0, bad.length), bad.length);
+  assert.equal(firstKey(bad, 0, bad.length), 'find');
+  const s = Buffer.from(str('x', 'abc'));
+  s.writeInt32LE(0x7ffffff0, 3);
+  const d2 = Buffer.concat([Buffer.from([0, 0, 0, 0]), s, Buffer.from([0])]);
+  d2.writeInt32LE(d2.length, 0);
+  assert.ok(find(d2, 0, d2.length, 'x'));
+  assert.ok((elString(d2) ?? '').length <= 256);
+});

@@ -633,7 +633,7 @@ export class AmqpParser implements L7FlowParser {
 
   datagram(): void {}
 
-  close(): void {}
+  close(_dir: Dir, _tsUs: number): void {}
 
   finish(tsUs: number): void {
     for (const h of this.half) {

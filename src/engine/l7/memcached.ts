@@ -726,7 +726,7 @@ export class MemcachedParser implements L7FlowParser, LineHandler {
     h.bodyLeft = total;
     h.capLen = 0;
     if (magic === 0x80) {
-      h.capNeed = extLen + keyLen;
+      h.capNeed = Math.min(extLen + keyLen, 512); // keys are at most 250 bytes
       if (op === 0x07 || op === 0x17) {
         m.oneWay = op === 0x17; // quitq expects nothing; quit gets an empty answer
         if (m.oneWay) m.responseStatus = 'ok';
@@ -737,7 +737,7 @@ export class MemcachedParser implements L7FlowParser, LineHandler {
       m.responseStatus = binaryStatus(status);
       m.responseResult = BIN_STATUS[status] ?? `status 0x${status.toString(16)}`;
       // Error answers carry their message as the value.
-      h.capNeed = status !== 0 ? Math.min(total, extLen + keyLen + MAX_TEXT) : extLen + keyLen;
+      h.capNeed = Math.min(total, extLen + keyLen + (status !== 0 ? MAX_TEXT : 0), 512 + MAX_TEXT);
       if (m.responseStatus !== 'ok') m.responseException = m.responseResult;
       this.settleQuiet(m.sessionId, tsUs);
     }

@@ -367,7 +367,7 @@ export class MongoParser implements L7FlowParser {
 
   datagram(): void {}
 
-  close(): void {}
+  close(_dir: Dir, _tsUs: number): void {}
 
   finish(tsUs: number): void {
     for (const h of this.half) {
