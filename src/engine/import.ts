@@ -4,6 +4,7 @@
 import { analyzeCapture, type CaptureResult, type CaptureSink, type ImportProgress } from './pipeline';
 import { analyzeCaptureSharded } from './sharded';
 import { observationPointSql } from './flow/observation';
+import { learnDnsNames } from './tag/dns-names';
 import type { Store } from './store/store';
 import type { FlowWriter } from './store/appender';
 import type { RequestWriter } from './store/request-accessors';
@@ -64,6 +65,8 @@ class StoreSink implements CaptureSink {
     await this.store.writeCapture(capture);
     await this.store.writeInterfaces(interfaces);
     await this.store.conn.run(observationPointSql(capture.captureId));
+    // Names the capture's own DNS answers give its IPs (SPEC.md "Auto-tagging").
+    await learnDnsNames(this.store, capture.captureId);
   }
 
   /** Leaves the store consistent when an import is abandoned (cancel, internal error). */
