@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { MEMCACHED } from '../src/engine/l7/memcached';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import type { RequestRecord } from '../src/shared/records';
-import { FLOWGEN, SAMPLES, runCapture, tsharkFields } from './l7-helpers';
+import { Decoder } from '../src/engine/decode/decoder';
+import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
+import { FLOWGEN, SAMPLES, readPackets, runCapture, runPackets, tsharkFields, type RawPacket } from './l7-helpers';
 
 const PCAP = join(SAMPLES, 'l7/memcached/memcached.pcap');
 const registry = () => new ProtocolRegistry([...BUILTIN_PROTOCOLS, MEMCACHED]);
@@ -124,7 +126,8 @@ test('memcached sample: requests and answers agree with tshark (command, key, se
       }
       continue;
     }
-    const r = bySeq.get(Number(seq));
+    // tshark reports a message it reassembled at its last segment: find the row covering that byte.
+    const r = bySeq.get(Number(seq)) ?? records.find((x) => x.reqTcpSeq !== null && ((Number(seq) - x.reqTcpSeq) >>> 0) < x.requestLength!);
     if (command) {
       // tshark decodes the first command of a segment; the row starting at that byte is it.
       assert.ok(r, `text command ${command} at seq ${seq}`);
@@ -194,4 +197,30 @@ test('DeepFlow memcached-userdata.pcap: 10154 requests paired as DeepFlow pairs 
   // The last request has no answer in the capture: DeepFlow leaves it alone, Flowscope says timeout.
   assert.equal(records.at(-1)!.responseStatus, 'timeout');
   assert.equal(records.filter((r) => r.responseStatus === 'ok').length, exp.responses);
+});
+
+/** Index of the first packet whose TCP payload starts with `prefix` (after skipping `skip` such packets). */
+function packetStarting(packets: RawPacket[], prefix: string, skip = 0): number {
+  const d = new Decoder();
+  const p = new DecodedPacket();
+  for (let i = 0; i < packets.length; i++) {
+    const raw = packets[i];
+    if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok) continue;
+    if (p.capturedPayloadLen < prefix.length) continue;
+    if (p.buf.toString('latin1', p.payloadOffset, p.payloadOffset + prefix.length) === prefix && skip-- === 0) return i;
+  }
+  return -1;
+}
+
+const essentials = (r: RequestRecord) => [r.clientPort, r.requestType, r.requestResource, r.responseStatus, r.responseCode, r.responseResult, r.requestLength, r.responseLength];
+
+test('memcached sample: a segment lost inside a 3000-byte value: that row is kept, every row before and after is unchanged', async () => {
+  const packets = await readPackets(PCAP);
+  const whole = runPackets(packets, { registry: registry() }).records;
+  const at = packetStarting(packets, 'BBBBBBBB');
+  assert.ok(at > 0, 'a segment in the middle of the body');
+  const lost = runPackets(packets.filter((_, i) => i !== at), { registry: registry() });
+  assert.ok(lost.engine.stats.gaps >= 1, 'the loss is seen');
+  assert.equal(lost.records.length, whole.length);
+  assert.deepEqual(lost.records.map(essentials), whole.map(essentials));
 });

@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MONGO } from '../src/engine/l7/mongo';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
-import { FLOWGEN, SAMPLES, runCapture, tsharkFields } from './l7-helpers';
+import type { RequestRecord } from '../src/shared/records';
+import { Decoder } from '../src/engine/decode/decoder';
+import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
+import { FLOWGEN, SAMPLES, readPackets, runCapture, runPackets, tsharkFields, type RawPacket } from './l7-helpers';
 
 const PCAP = join(SAMPLES, 'l7/mongo/mongo.pcap');
 const registry = () => new ProtocolRegistry([...BUILTIN_PROTOCOLS, MONGO]);
@@ -183,4 +186,30 @@ test('BSON reader: hostile nesting and lengths cost nothing (no recursion), valu
   d2.writeInt32LE(d2.length, 0);
   assert.ok(find(d2, 0, d2.length, 'x'));
   assert.ok((elString(d2) ?? '').length <= 256);
+});
+
+/** Index of the first packet whose TCP payload contains `prefix` (after skipping `skip` such packets). */
+function packetStarting(packets: RawPacket[], prefix: string, skip = 0): number {
+  const d = new Decoder();
+  const p = new DecodedPacket();
+  for (let i = 0; i < packets.length; i++) {
+    const raw = packets[i];
+    if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok) continue;
+    if (p.capturedPayloadLen < prefix.length) continue;
+    if (p.buf.toString('latin1', p.payloadOffset, p.payloadOffset + p.capturedPayloadLen).includes(prefix) && skip-- === 0) return i;
+  }
+  return -1;
+}
+
+const essentials = (r: RequestRecord) => [r.clientPort, r.requestType, r.requestResource, r.responseStatus, r.responseCode, r.responseResult, r.requestLength, r.responseLength];
+
+test('mongo sample: a segment lost inside the 55 KB answer: that row is kept, every row before and after is unchanged', async () => {
+  const packets = await readPackets(PCAP);
+  const whole = runPackets(packets, { registry: registry() }).records;
+  const at = packetStarting(packets, 'user-0', 2); // the answer's third segment
+  assert.ok(at > 0, 'a segment in the middle of the body');
+  const lost = runPackets(packets.filter((_, i) => i !== at), { registry: registry() });
+  assert.ok(lost.engine.stats.gaps >= 1, 'the loss is seen');
+  assert.equal(lost.records.length, whole.length);
+  assert.deepEqual(lost.records.map(essentials), whole.map(essentials));
 });

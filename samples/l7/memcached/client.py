@@ -44,10 +44,17 @@ def text_conn(port):
     s = socket.create_connection((HOST, port))
     client_port = s.getsockname()[1]
     buf = b''
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     def req(line, data=None, noreply=False, note=''):
         nonlocal buf
         raw = line.encode() + b'\r\n' + (data + b'\r\n' if data is not None else b'')
-        s.sendall(raw)
+        if len(raw) > 1400:
+            # Large values leave in pieces, as a client writing a stream would: several segments.
+            for k in range(0, len(raw), 1400):
+                s.sendall(raw[k:k + 1400])
+                time.sleep(0.005)
+        else:
+            s.sendall(raw)
         t = {'proto': 'text', 'client_port': client_port, 'command': line.split(' ')[0], 'line': line,
              'request_length': len(raw), 'noreply': noreply, 'note': note}
         if not noreply:
