@@ -169,6 +169,28 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
     expect(edge!.connectionFailures).toBe(want.refused);
   }
 
+  // Find, isolate and show all again: isolating a node leaves it and its neighbours.
+  await page.getByLabel('Find node').fill(map.nodes[0].label);
+  expect(await page.evaluate(() => window.flowscopeMap?.nodes('.match').length)).toBeGreaterThan(0);
+  await page.getByLabel('Find node').fill('');
+  const frontend = map.nodes.find((n) => podOf(n.id) === 'frontend')!;
+  const nodeAt = await page.evaluate((id) => {
+    const cy = window.flowscopeMap!;
+    const box = cy.container()!.getBoundingClientRect();
+    const p = cy.getElementById(id).renderedPosition();
+    return { x: box.left + p.x, y: box.top + p.y };
+  }, frontend.id);
+  await page.mouse.click(nodeAt.x, nodeAt.y);
+  await expect(details.getByRole('heading', { name: frontend.label })).toBeVisible();
+  await expect(details).toBeVisible();
+  await page.getByRole('button', { name: 'Isolate' }).click();
+  const neighbours = new Set(map.edges.filter((e) => e.source === frontend.id || e.target === frontend.id).flatMap((e) => [e.source, e.target]));
+  await expect.poll(() => page.evaluate(() => window.flowscopeMap?.nodes(':visible').map((n) => n.id()).sort())).toEqual([...neighbours].sort());
+  await shot(page, testInfo, '02b-service-map-isolated');
+  await page.getByRole('button', { name: 'Show all' }).click();
+  await expect.poll(() => page.evaluate(() => window.flowscopeMap?.nodes(':visible').length)).toBe(map.nodes.length);
+  await page.keyboard.press('Escape');
+
   // Click the busiest edge on the canvas itself: client → frontend, HTTP on port 80.
   const busiest = expectedEdges.find((e) => e.client === 'client' && e.server === 'frontend' && e.port === 80)!;
   const target = uiRequestEdges.find((e) => podOf(e.source) === 'client' && podOf(e.target) === 'frontend' && e.serverPort === 80)!;
@@ -215,6 +237,13 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
     .sort();
   expect(seen).toEqual(failing.map((r) => `${r.protocol} ${r.method} ${r.resource} ${r.error_class}`).sort());
   await shot(page, testInfo, '04-requests-errors');
+
+  // Export the visible table: a CSV download with the visible columns and exactly these rows.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+  expect(download.suggestedFilename()).toBe('flowscope-requests.csv');
+  const csv = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+  expect(csv[0].split(',')).toEqual(headers.map((h) => h.replace(/[▲▼]/g, '').trim()));
+  expect(csv.length - 1).toBe(failing.length);
 
   // A row's details, opened from the keyboard: every field, with the trace and TCP groups.
   await log.focus();

@@ -2,18 +2,21 @@
 // view itself. Every data view asks the engine with the same scope (the window), so brushing the
 // chart moves the map, the tables and the logs together.
 
-import { useCallback, useReducer, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { lazy, Suspense, useCallback, useReducer, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { FilterClause, NetworkRequest, RedGroupBy, RedRequest, SortSpec } from '../../../shared/views';
 import type { AppApi } from '../api';
 import { formatDuration, formatTimeOfDay } from '../format';
 import { FlowsView, RequestsView } from '../views/logs';
 import { NetworkView, type NetworkGroupBy } from '../views/NetworkView';
 import { RedView } from '../views/RedView';
-import { ServiceMapView } from '../views/ServiceMapView';
-import { TimeChart } from '../views/TimeChart';
 import { useApiCall } from './use-api-call';
 import { viewsApi } from './views-api';
 import { initialWorkspace, scopeOf, VIEWS, workspaceReducer, type ViewId } from './workspace-state';
+
+// The graph and chart libraries are most of the bundle: load them when a view first needs them, so
+// the window (and the capture list) appears at once.
+const ServiceMapView = lazy(() => import('../views/ServiceMapView').then((m) => ({ default: m.ServiceMapView })));
+const TimeChart = lazy(() => import('../views/TimeChart').then((m) => ({ default: m.TimeChart })));
 
 const NAV_ICON: Record<ViewId, string> = { captures: '▤', map: '◎', red: '▦', network: '⇄', requests: '≣', flows: '≋' };
 
@@ -58,7 +61,9 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
   else if (!props.hasCaptures) body = <NotReady text="Open a capture first: File → Open, drop a pcap/pcapng file here, or start `flowscope serve <file>`." />;
   else if (state.view === 'map')
     body = (
-      <ServiceMapView map={map.data} error={map.error} grouping={state.grouping} onGrouping={(grouping) => dispatch({ type: 'grouping', grouping })} onDrill={drillRequests} themeKey={themeKey} />
+      <Suspense fallback={<p className="muted">Loading the map…</p>}>
+        <ServiceMapView map={map.data} error={map.error} grouping={state.grouping} onGrouping={(grouping) => dispatch({ type: 'grouping', grouping })} onDrill={drillRequests} themeKey={themeKey} />
+      </Suspense>
     );
   else if (state.view === 'red')
     body = (
@@ -102,7 +107,9 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
             {series.error ? (
               <p className="notice notice--error" role="alert">{series.error}</p>
             ) : series.data ? (
-              <TimeChart series={series.data} window={state.window} onWindow={setWindow} themeKey={themeKey} />
+              <Suspense fallback={<div className="time-chart time-chart--loading muted">Loading…</div>}>
+                <TimeChart series={series.data} window={state.window} onWindow={setWindow} themeKey={themeKey} />
+              </Suspense>
             ) : (
               <div className="time-chart time-chart--loading muted">Loading…</div>
             )}
