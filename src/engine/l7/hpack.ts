@@ -23,28 +23,64 @@ export const DEFAULT_TABLE_SIZE = 4096;
 /** Receives the decoded fields of a block; null = the entry is not known to the capture. */
 export type FieldHandler = (name: string | null, value: string | null) => void;
 
-// Huffman decoding trie, flat: node n has children at trie[2n] (bit 0) and trie[2n+1] (bit 1);
-// a child >= 0 is a node, a child < 0 is the leaf of symbol -(child+1); 0 at a non-root means none.
-const TRIE = buildTrie();
+// Huffman decoding, 4 bits at a time. The code's binary trie (internal nodes only, root 0) is turned
+// into a table: for node n and nibble v, NIB[n*16+v] packs the node reached (bits 0-9), the symbol
+// emitted on the way (bits 10-18; 0x1ff none; codes are >= 5 bits, so at most one per nibble) and
+// bit 19 = invalid (EOS or a path outside the code). NODE_PAD[n] = 1 when the bits from the root to n
+// are at most 7 ones: valid padding at the end of a string.
+const { NIB, NODE_PAD } = buildNibbleTable();
 
-function buildTrie(): Int32Array {
-  const t = new Int32Array(2 * 600);
+function buildNibbleTable(): { NIB: Int32Array; NODE_PAD: Uint8Array } {
+  // Binary trie: child[2n+bit] > 0 internal node, < 0 leaf -(sym+1), 0 none.
+  const child = new Int32Array(2 * 600);
+  const depth = new Int32Array(600);
+  const ones = new Uint8Array(600).fill(1);
   let nodes = 1;
   for (let sym = 0; sym < 257; sym++) {
     const code = HUFFMAN_CODES[sym];
     const bits = HUFFMAN_LENGTHS[sym];
     let n = 0;
     for (let b = bits - 1; b >= 0; b--) {
-      const slot = 2 * n + ((code >>> b) & 1);
+      const bit = (code >>> b) & 1;
+      const slot = 2 * n + bit;
       if (b === 0) {
-        t[slot] = -(sym + 1);
+        child[slot] = -(sym + 1);
       } else {
-        if (t[slot] === 0) t[slot] = nodes++;
-        n = t[slot];
+        if (child[slot] === 0) {
+          const m = nodes++;
+          child[slot] = m;
+          depth[m] = depth[n] + 1;
+          ones[m] = ones[n] === 1 && bit === 1 ? 1 : 0;
+        }
+        n = child[slot];
       }
     }
   }
-  return t;
+  const nib = new Int32Array(nodes * 16);
+  const pad = new Uint8Array(nodes);
+  for (let n = 0; n < nodes; n++) {
+    pad[n] = n === 0 || (ones[n] === 1 && depth[n] <= 7) ? 1 : 0;
+    for (let v = 0; v < 16; v++) {
+      let cur = n;
+      let sym = 0x1ff;
+      let bad = 0;
+      for (let b = 3; b >= 0 && !bad; b--) {
+        const c = child[2 * cur + ((v >>> b) & 1)];
+        if (c < 0) {
+          const s = -(c + 1);
+          if (s === 256) bad = 1;
+          sym = s;
+          cur = 0;
+        } else if (c === 0) {
+          bad = 1;
+        } else {
+          cur = c;
+        }
+      }
+      nib[n * 16 + v] = cur | (sym << 10) | (bad << 19);
+    }
+  }
+  return { NIB: nib, NODE_PAD: pad };
 }
 
 /** Decoded Huffman octets (the first MAX_STRING of a string; the rest are only counted). */
@@ -285,31 +321,24 @@ export class HpackDecoder {
 export function huffmanDecode(buf: Buffer, s: number, e: number): number {
   let n = 0;
   let node = 0;
-  let depth = 0;
-  let ones = true;
   for (let i = s; i < e; i++) {
     const c = buf[i];
-    for (let b = 7; b >= 0; b--) {
-      const bit = (c >>> b) & 1;
-      const child = TRIE[2 * node + bit];
-      if (child < 0) {
-        const sym = -(child + 1);
-        if (sym === 256) return -1;
-        if (n < MAX_STRING) scratch[n] = sym;
-        n++;
-        node = 0;
-        depth = 0;
-        ones = true;
-      } else if (child === 0) {
-        return -1;
-      } else {
-        node = child;
-        depth++;
-        if (bit === 0) ones = false;
-      }
+    let t = NIB[node * 16 + (c >>> 4)];
+    if (t & 0x80000) return -1;
+    let sym = (t >>> 10) & 0x1ff;
+    if (sym !== 0x1ff) {
+      if (n < MAX_STRING) scratch[n] = sym;
+      n++;
     }
+    t = NIB[(t & 0x3ff) * 16 + (c & 15)];
+    if (t & 0x80000) return -1;
+    sym = (t >>> 10) & 0x1ff;
+    if (sym !== 0x1ff) {
+      if (n < MAX_STRING) scratch[n] = sym;
+      n++;
+    }
+    node = t & 0x3ff;
   }
   // Padding: at most 7 bits, all ones (the most significant bits of EOS).
-  if (depth > 7 || (depth > 0 && !ones)) return -1;
-  return n;
+  return NODE_PAD[node] === 1 ? n : -1;
 }
