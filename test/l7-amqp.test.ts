@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AMQP, amqpStatus } from '../src/engine/l7/amqp';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import type { RequestRecord } from '../src/shared/records';
+import type { L7Message } from '../src/engine/l7/types';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
 import { FLOWGEN, SAMPLES, readPackets, runCapture, runPackets, tsharkFields, type RawPacket } from './l7-helpers';
@@ -241,4 +242,44 @@ test('amqp sample: a segment lost inside a 5000-byte message body: that row is k
   assert.ok(lost.engine.stats.gaps >= 1, 'the loss is seen');
   assert.equal(lost.records.length, whole.length);
   assert.deepEqual(lost.records.map(essentials), whole.map(essentials));
+});
+
+test('amqp: methods sent with no-wait are rows of their own (no -Ok comes), the others still pair', async () => {
+  const { AmqpParser } = await import('../src/engine/l7/amqp');
+  const { Pairer } = await import('../src/engine/l7/pairing');
+  const sstr = (s: string) => Buffer.concat([Buffer.from([s.length]), Buffer.from(s)]);
+  const method = (ch: number, cls: number, m: number, args: Buffer) => {
+    const p = Buffer.concat([Buffer.from([cls >> 8, cls & 255, m >> 8, m & 255]), args]);
+    const h = Buffer.alloc(7);
+    h[0] = 1;
+    h.writeUInt16BE(ch, 1);
+    h.writeUInt32BE(p.length, 3);
+    return Buffer.concat([h, p, Buffer.from([0xce])]);
+  };
+  const short0 = Buffer.from([0, 0]);
+  const table0 = Buffer.from([0, 0, 0, 0]);
+  const client = Buffer.concat([
+    Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'),
+    method(1, 50, 10, Buffer.concat([short0, sstr('q1'), Buffer.from([0x10]), table0])), // Queue.Declare no-wait
+    method(1, 40, 10, Buffer.concat([short0, sstr('ex'), sstr('fanout'), Buffer.from([0x10]), table0])), // Exchange.Declare no-wait
+    method(1, 50, 20, Buffer.concat([short0, sstr('q1'), sstr('ex'), sstr('rk'), Buffer.from([0x01]), table0])), // Queue.Bind no-wait
+    method(1, 60, 20, Buffer.concat([short0, sstr('q1'), sstr('tag'), Buffer.from([0x08]), table0])), // Basic.Consume no-wait
+    method(1, 50, 10, Buffer.concat([short0, sstr('q2'), Buffer.from([0x00]), table0])), // Queue.Declare, waits
+  ]);
+  const server = method(1, 50, 11, Buffer.concat([sstr('q2'), Buffer.alloc(8)])); // Queue.DeclareOk q2
+  const rows: [string | null, boolean, string][] = [];
+  const pairer = new Pairer(true, 120e6, (x, status) => rows.push([x.req?.requestType ?? null, x.resp !== null, status ?? (x.resp ?? x.req!).responseStatus]));
+  const sink = { begin: (m: L7Message) => pairer.begin(m), end: () => pairer.end() };
+  const p = new AmqpParser(sink);
+  p.data(0, client, 0, client.length, 1000, 10);
+  p.data(1, server, 0, server.length, 5000, 20);
+  p.finish(30);
+  pairer.flush();
+  assert.deepEqual(rows, [
+    ['Queue.Declare', false, 'ok'],
+    ['Exchange.Declare', false, 'ok'],
+    ['Queue.Bind', false, 'ok'],
+    ['Basic.Consume', false, 'ok'],
+    ['Queue.Declare', true, 'ok'],
+  ]);
 });

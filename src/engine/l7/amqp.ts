@@ -5,10 +5,11 @@
 // Basic.Deliver, Basic.Return, Basic.Ack/Nack/Reject, Connection.Blocked, …) are rows of their own,
 // kept open until their content (header frame + body frames) has passed so that the trace headers of
 // the content properties and the body size belong to them. A Channel.Close / Connection.Close carrying
-// an error reply code answers the request it refuses (DeepFlow's rule: 320 connection-forced, 506
-// resource-error, 541 internal-error are server errors, other codes but 200 client errors); the close
-// itself is also a request answered by its Close-Ok. Heartbeats and the protocol header are not rows
-// (DeepFlow lists them as sessions).
+// an error reply code is one row: the refusal of the request it answers (DeepFlow's rule: 320
+// connection-forced, 506 resource-error, 541 internal-error are server errors, other codes but 200
+// client errors), or a row of its own; its Close-Ok is not another row. A synchronous method sent with
+// its no-wait bit (Queue.Declare, Exchange.Declare, Queue.Bind, Basic.Consume, …) gets no -Ok: a row of
+// its own. Heartbeats and the protocol header are not rows (DeepFlow lists them as sessions).
 //
 // Every row reads client → broker, also for what the broker asks (Connection.Start, Tune, a broker's
 // Close) or pushes (Basic.Deliver), so the service map has one edge. request_type `Class.Method`,
@@ -132,38 +133,64 @@ interface Args {
   vhost: string | null;
   replyCode: number;
   replyText: string | null;
+  /** The method's no-wait bit is set: the peer sends no -Ok. */
+  noWait: boolean;
+}
+
+/** The no-wait bit `mask` of the bits octet at b[q] (q < 0: the octet could not be located). */
+function bit(b: Buffer, q: number, end: number, mask: number): boolean {
+  return q >= 0 && q < end && (b[q] & mask) !== 0;
 }
 
 function readArgs(cls: number, method: number, b: Buffer, p: number, end: number, a: Args): void {
   a.queue = a.exchange = a.routingKey = a.vhost = a.replyText = null;
   a.replyCode = -1;
+  a.noWait = false;
   const key = cls * 1000 + method;
   switch (key) {
-    case 50010: // Queue.Declare: reserved short, queue
-    case 50030: // Queue.Purge
-    case 50040: // Queue.Delete
-    case 60020: // Basic.Consume
+    case 50010: // Queue.Declare: reserved short, queue, bits (no-wait 0x10)
+    case 50030: // Queue.Purge: bits (no-wait 0x01)
+    case 50040: // Queue.Delete: bits (no-wait 0x04)
+      a.queue = shortStr(b, p + 2, end);
+      if (a.queue !== null) a.noWait = bit(b, rdPos, end, key === 50010 ? 0x10 : key === 50030 ? 0x01 : 0x04);
+      break;
+    case 60020: // Basic.Consume: reserved, queue, consumer tag, bits (no-wait 0x08)
+      a.queue = shortStr(b, p + 2, end);
+      if (a.queue !== null && shortStr(b, rdPos, end) !== null) a.noWait = bit(b, rdPos, end, 0x08);
+      break;
     case 60070: // Basic.Get
       a.queue = shortStr(b, p + 2, end);
+      break;
+    case 60030: // Basic.Cancel: consumer tag, bits (no-wait 0x01)
+      if (shortStr(b, p, end) !== null) a.noWait = bit(b, rdPos, end, 0x01);
+      break;
+    case 85010: // Confirm.Select: bits (no-wait 0x01)
+      a.noWait = bit(b, p, end, 0x01);
       break;
     case 50011: // Queue.DeclareOk: queue
       a.queue = shortStr(b, p, end);
       break;
-    case 50020: // Queue.Bind: reserved, queue, exchange, routing key
-    case 50050: // Queue.Unbind
+    case 50020: // Queue.Bind: reserved, queue, exchange, routing key, bits (no-wait 0x01)
+    case 50050: // Queue.Unbind (no no-wait)
       a.queue = shortStr(b, p + 2, end);
       if (a.queue !== null) a.exchange = shortStr(b, rdPos, end);
       if (a.exchange !== null) a.routingKey = shortStr(b, rdPos, end);
+      if (key === 50020 && a.routingKey !== null) a.noWait = bit(b, rdPos, end, 0x01);
       break;
-    case 40010: // Exchange.Declare: reserved, exchange
-    case 40020: // Exchange.Delete
+    case 40010: // Exchange.Declare: reserved, exchange, type, bits (no-wait 0x10)
       a.exchange = shortStr(b, p + 2, end);
+      if (a.exchange !== null && shortStr(b, rdPos, end) !== null) a.noWait = bit(b, rdPos, end, 0x10);
       break;
-    case 40030: // Exchange.Bind: reserved, destination, source, routing key
+    case 40020: // Exchange.Delete: reserved, exchange, bits (no-wait 0x02)
+      a.exchange = shortStr(b, p + 2, end);
+      if (a.exchange !== null) a.noWait = bit(b, rdPos, end, 0x02);
+      break;
+    case 40030: // Exchange.Bind: reserved, destination, source, routing key, bits (no-wait 0x01)
     case 40040: {
       const dst = shortStr(b, p + 2, end);
       const src = dst !== null ? shortStr(b, rdPos, end) : null;
       if (src !== null) a.routingKey = shortStr(b, rdPos, end);
+      if (a.routingKey !== null) a.noWait = bit(b, rdPos, end, 0x01);
       break;
     }
     case 60040: // Basic.Publish: reserved, exchange, routing key
@@ -319,7 +346,7 @@ export class AmqpParser implements L7FlowParser {
   private readonly pending = new Map<number, Pending[]>();
   private pendingCount = 0;
   private nextId = 1;
-  private readonly args: Args = { queue: null, exchange: null, routingKey: null, vhost: null, replyCode: -1, replyText: null };
+  private readonly args: Args = { queue: null, exchange: null, routingKey: null, vhost: null, replyCode: -1, replyText: null, noWait: false };
   private readonly trace = new TraceHeaders();
   /** class << 16 | channel of error closes whose Close-Ok is not a row. */
   private readonly swallowCloseOk = new Set<number>();
@@ -498,7 +525,7 @@ export class AmqpParser implements L7FlowParser {
     const m = this.msg(MsgKind.Request, clientDir, name, h, tsUs, frameBytes);
     const ep = endpointOf(a);
     if (ep !== null) m.requestResource = m.endpoint = ep;
-    if (kind === Kind.OneWay) {
+    if (kind === Kind.OneWay || a.noWait) {
       m.oneWay = true;
       m.responseStatus = 'ok';
       if (cls === 60 && method === 50 && a.replyCode > 0) {
