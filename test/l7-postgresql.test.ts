@@ -101,6 +101,72 @@ test('samples k8s-node2.pcapng: queries, SQLSTATEs, tags and sequence numbers as
   assert.equal(bySeq.size, 6);
 });
 
+interface PgRecord {
+  request_type: string;
+  resource: string;
+  start_us: number;
+  first_byte_us: number;
+  end_us: number;
+  status: string;
+  code: string | null;
+  message: string | null;
+  tag: string | null;
+}
+const own = JSON.parse(readFileSync(join(SAMPLES, 'l7/postgresql/postgresql.truth.json'), 'utf8')) as {
+  server: [string, number];
+  connections: { client: [string, number]; encryption_request: string; server_answer: string; records: PgRecord[] }[];
+};
+const OWN_PCAP = join(SAMPLES, 'l7/postgresql/postgresql.pcap');
+
+test('PostgreSQL capture (simple and extended protocol, pipelined batches, errors, SSL refused then accepted): rows as the client saw them', async () => {
+  const { records, engine, protocols } = await runCapture(OWN_PCAP, { registry: registry() });
+  assert.equal(engine.stats.parserErrors, 0);
+  assert.deepEqual([...protocols.values()], ['postgresql', 'postgresql'], 'both connections are PostgreSQL (the TLS one by its SSLRequest)');
+  let n = 0;
+  for (const c of own.connections) {
+    const got = records.filter((r) => r.clientPort === c.client[1]).sort((a, b) => a.startTime - b.startTime);
+    if (c.server_answer === 'S') {
+      // The server accepted TLS: the query inside is not readable and makes no row.
+      assert.equal(got.length, 0);
+      continue;
+    }
+    assert.equal(got.length, c.records.length);
+    c.records.forEach((t, i) => {
+      const r = got[i];
+      const what = `#${i} ${t.request_type} ${t.resource}`;
+      assert.equal(r.requestType, t.request_type, what);
+      assert.equal(r.requestResource, t.resource, what);
+      assert.equal(r.endpoint, sqlEndpoint(t.resource, false), what);
+      assert.equal(r.responseStatus, t.status, what);
+      assert.equal(r.responseResult, t.code ?? t.tag, what);
+      assert.equal(r.responseException, t.message, what);
+      assert.equal(r.version, '3.0', what);
+      assert.ok(r.startTime >= t.start_us && r.endTime <= t.end_us, `${what}: inside the client's window`);
+      assert.ok(r.duration !== null && r.startTime + r.duration <= t.first_byte_us, `${what}: answered before the client read it`);
+      n++;
+    });
+  }
+  assert.equal(n, 11);
+  const traced = records.filter((r) => r.traceId !== null);
+  assert.deepEqual(traced.map((r) => [r.traceId, r.spanId]), [['4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7']]);
+  // The three pipelined Bind/Execute/Sync batches were sent before any answer: paired in order.
+  const pipelined = records.filter((r) => r.requestType === 'execute').sort((a, b) => a.startTime - b.startTime).slice(1);
+  assert.deepEqual(pipelined.map((r) => r.responseResult), ['SELECT 1', 'SELECT 1', 'SELECT 0']);
+  assert.ok(pipelined[2].startTime < pipelined[0].startTime + pipelined[0].duration!, 'the third was sent before the first answer');
+});
+
+test('PostgreSQL capture vs tshark: every Sync-terminated batch and Query at the sequence number tshark shows', async () => {
+  const { records } = await runCapture(OWN_PCAP, { registry: registry() });
+  const rows = tsharkFields(OWN_PCAP, ['tcp.srcport', 'tcp.seq_raw', 'pgsql.type'], ['-Y', 'pgsql']);
+  const starts = rows.filter((r) => r[0] !== String(own.server[1]) && /Simple query|Parse|Bind/.test(r[2].split(',')[0]));
+  assert.deepEqual(
+    starts.map((r) => Number(r[1])),
+    records.sort((a, b) => a.startTime - b.startTime).map((r) => r.reqTcpSeq),
+  );
+  const syncs = rows.filter((r) => r[0] !== String(own.server[1])).reduce((k, r) => k + r[2].split(',').filter((t) => t === 'Sync').length, 0);
+  assert.equal(syncs, records.filter((r) => r.requestType !== 'simple query').length, 'one row per Sync');
+});
+
 interface DfLine {
   msg_type: 'Request' | 'Response';
   request_type?: string;

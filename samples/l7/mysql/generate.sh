@@ -32,7 +32,7 @@ DB=$!
 for _ in $(seq 100); do [ -S "$WORK/sock" ] && break; sleep 0.1; done
 mariadb --socket="$WORK/sock" -u root -e "CREATE DATABASE shop; CREATE USER 'app'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('s3cret'); GRANT ALL ON shop.* TO 'app'@'127.0.0.1';"
 
-ip netns exec "$NS" tcpdump -Z root -i lo -s 0 -U -w "$WORK/mysql.pcap" "tcp port $PORT" 2>/dev/null &
+ip netns exec "$NS" tcpdump -Z root --immediate-mode -i lo -s 0 -U -w "$WORK/mysql.pcap" "tcp port $PORT" 2>/dev/null &
 DUMP=$!
 sleep 1
 ip netns exec "$NS" python3 "$HERE/client.py" 127.0.0.1 $PORT app s3cret "$WORK/client.json"

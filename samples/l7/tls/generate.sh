@@ -25,7 +25,7 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.ke
 printf 'subjectAltName=DNS:api.example.test,DNS:www.example.test\n' > ext.cnf
 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 3650 -extfile ext.cnf 2>/dev/null
 
-ip netns exec "$NS" tcpdump -Z root -i lo -s 0 -U -w "$WORK/tls.pcap" "tcp port 8443" 2>/dev/null &
+ip netns exec "$NS" tcpdump -Z root --immediate-mode -i lo -s 0 -U -w "$WORK/tls.pcap" "tcp port 8443" 2>/dev/null &
 DUMP=$!
 sleep 1
 ip netns exec "$NS" node "$HERE/workload.mjs" "$WORK" "$WORK/client.json"
