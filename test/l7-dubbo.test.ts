@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DUBBO } from '../src/engine/l7/dubbo';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
-import { FLOWGEN, runCapture, tsharkFields } from './l7-helpers';
+import { Decoder } from '../src/engine/decode/decoder';
+import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
+import { Transport, type Dir, type L7FlowParser, type L7Message, type L7Protocol, type MessageSink } from '../src/engine/l7/types';
+import { FLOWGEN, runCapture, readPackets, rng, tsharkFields } from './l7-helpers';
 
 const registry = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, DUBBO]);
 
@@ -69,4 +72,104 @@ test('dubbo: status codes in DeepFlow classes (20 ok; 30/40/90 client; 31/50/60/
   const { dubboStatus } = await import('../src/engine/l7/dubbo');
   assert.deepEqual([20, 30, 40, 90].map(dubboStatus), ['ok', 'client_error', 'client_error', 'client_error']);
   assert.deepEqual([31, 50, 60, 70, 80, 100].map(dubboStatus), Array(6).fill('server_error'));
+});
+
+// ---- Seeded fuzz: mutated real payloads (both directions), random segmentation and gaps ----
+interface FuzzParser extends L7FlowParser {
+  finish(tsUs: number): void;
+}
+/** The payloads of captures as [to the server, from the server] streams (server = first payload's destination port). */
+async function streams(pcaps: string[]): Promise<[Buffer, Buffer]> {
+  const out: [Buffer[], Buffer[]] = [[], []];
+  const d = new Decoder();
+  const p = new DecodedPacket();
+  for (const pcap of pcaps) {
+    let port = -1;
+    for (const raw of await readPackets(pcap)) {
+      if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok || p.capturedPayloadLen === 0) continue;
+      if (port < 0) port = p.dstPort;
+      out[p.dstPort === port ? 0 : 1].push(Buffer.from(p.buf.subarray(p.payloadOffset, p.payloadOffset + p.capturedPayloadLen)));
+    }
+  }
+  return [Buffer.concat(out[0]), Buffer.concat(out[1])];
+}
+
+function mutate(src: Buffer, rand: () => number, tokens: Buffer[]): Buffer {
+  let b = Buffer.from(src);
+  const ops = 1 + Math.floor(rand() * 6);
+  for (let k = 0; k < ops; k++) {
+    const at = Math.floor(rand() * (b.length + 1));
+    switch (Math.floor(rand() * 5)) {
+      case 0:
+        for (let j = 0; j < 1 + rand() * 8 && b.length > 0; j++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+        break;
+      case 1:
+        b = Buffer.concat([b.subarray(0, at), tokens[Math.floor(rand() * tokens.length)], b.subarray(at)]);
+        break;
+      case 2:
+        b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + Math.floor(rand() * 64)))]);
+        break;
+      case 3: {
+        const from = Math.floor(rand() * b.length);
+        b = Buffer.concat([b.subarray(0, at), b.subarray(from, from + Math.floor(rand() * 256)), b.subarray(at)]);
+        break;
+      }
+      default:
+        b = b.subarray(0, at);
+    }
+  }
+  return b;
+}
+
+/** Feeds both streams in random segments (with random gaps) to a fresh parser; checks the sink's rules. */
+function fuzz(proto: L7Protocol, pair: [Buffer, Buffer], tokens: Buffer[], seed: number, rounds: number, check: (p: FuzzParser) => void): number {
+  const rand = rng(seed);
+  let messages = 0;
+  for (let round = 0; round < rounds; round++) {
+    const open = new Set<L7Message>();
+    let begun = 0;
+    const sink: MessageSink = {
+      begin(m) {
+        assert.ok(!open.has(m));
+        open.add(m);
+        begun++;
+      },
+      end(m) {
+        assert.ok(open.delete(m), 'end() after begin()');
+        assert.ok(m.ended);
+      },
+    };
+    const parser = proto.createParser(sink, Transport.Tcp) as FuzzParser;
+    const data: [Buffer, Buffer] = [mutate(pair[0], rand, tokens), mutate(pair[1], rand, tokens)];
+    const pos = [0, 0];
+    const seq = [1000, 900000];
+    let ts = 1;
+    while (pos[0] < data[0].length || pos[1] < data[1].length) {
+      const dir = (pos[0] >= data[0].length ? 1 : pos[1] >= data[1].length ? 0 : rand() < 0.5 ? 0 : 1) as Dir;
+      const n = Math.min(data[dir].length - pos[dir], 1 + Math.floor(rand() * 700));
+      ts += 10;
+      if (rand() < 0.03) parser.gap(dir, seq[dir], n, ts);
+      else {
+        // The bytes sit inside a bigger buffer, as in a capture batch.
+        const wrap = Buffer.concat([Buffer.from([0x2a, 0x0d]), data[dir].subarray(pos[dir], pos[dir] + n), Buffer.from('\r\n*1\r\n')]);
+        assert.ok(proto.detect(wrap, 2, n, { transport: Transport.Tcp, fromClient: dir === 0, srcPort: 1, dstPort: 2 }) >= 0);
+        parser.data(dir, wrap, 2, n, seq[dir], ts);
+      }
+      seq[dir] = (seq[dir] + n) >>> 0;
+      pos[dir] += n;
+    }
+    check(parser);
+    parser.finish(ts + 1);
+    assert.equal(open.size, 0, 'every message begun is ended by finish()');
+    messages += begun;
+  }
+  return messages;
+}
+
+test('dubbo fuzz: mutated real Dubbo streams never throw or hang and end every message', { timeout: 180_000 }, async () => {
+  const pair = await streams(['dubbo_hessian2', 'dubbo-kryo', 'dubbo-eys'].map((f) => join(FLOWGEN, `dubbo/${f}.pcap`)));
+  const tokens = [[0xda, 0xbb, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff], [0xda, 0xbb, 0x02, 70, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0x53, 0xff, 0xff], [0x33, 0xff], [0x1f]]
+    .map((x) => Buffer.from(x));
+  const n = fuzz(DUBBO, pair, tokens, 17, 400, () => {});
+  assert.ok(n > 1000, `${n} messages`);
 });

@@ -8,9 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
-import { REDIS } from '../src/engine/l7/redis';
+import { MAX_ELEMENTS, MAX_LINE, REDIS, RedisParser } from '../src/engine/l7/redis';
 import type { RequestRecord } from '../src/shared/records';
-import { FLOWGEN, SAMPLES, runCapture, tsharkFields } from './l7-helpers';
+import { Decoder } from '../src/engine/decode/decoder';
+import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
+import { Transport, type Dir, type L7FlowParser, type L7Message, type L7Protocol, type MessageSink } from '../src/engine/l7/types';
+import { FLOWGEN, SAMPLES, runCapture, readPackets, rng, tsharkFields } from './l7-helpers';
 
 const registry = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, REDIS]);
 
@@ -181,4 +184,128 @@ test('redis RESP3 capture: HELLO 3, map/set/double/null/verbatim/big-number repl
     assert.ok(r.requestResource!.includes(d.channel) && r.requestResource!.includes(d.payload), r.requestResource!);
     assert.equal(r.responseStatus, 'ok');
   }
+});
+
+// ---- Seeded fuzz: mutated real payloads (both directions), random segmentation and gaps ----
+interface FuzzParser extends L7FlowParser {
+  finish(tsUs: number): void;
+}
+/** The payloads of captures as [to the server, from the server] streams (server = first payload's destination port). */
+async function streams(pcaps: string[]): Promise<[Buffer, Buffer]> {
+  const out: [Buffer[], Buffer[]] = [[], []];
+  const d = new Decoder();
+  const p = new DecodedPacket();
+  for (const pcap of pcaps) {
+    let port = -1;
+    for (const raw of await readPackets(pcap)) {
+      if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok || p.capturedPayloadLen === 0) continue;
+      if (port < 0) port = p.dstPort;
+      out[p.dstPort === port ? 0 : 1].push(Buffer.from(p.buf.subarray(p.payloadOffset, p.payloadOffset + p.capturedPayloadLen)));
+    }
+  }
+  return [Buffer.concat(out[0]), Buffer.concat(out[1])];
+}
+
+function mutate(src: Buffer, rand: () => number, tokens: Buffer[]): Buffer {
+  let b = Buffer.from(src);
+  const ops = 1 + Math.floor(rand() * 6);
+  for (let k = 0; k < ops; k++) {
+    const at = Math.floor(rand() * (b.length + 1));
+    switch (Math.floor(rand() * 5)) {
+      case 0:
+        for (let j = 0; j < 1 + rand() * 8 && b.length > 0; j++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+        break;
+      case 1:
+        b = Buffer.concat([b.subarray(0, at), tokens[Math.floor(rand() * tokens.length)], b.subarray(at)]);
+        break;
+      case 2:
+        b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + Math.floor(rand() * 64)))]);
+        break;
+      case 3: {
+        const from = Math.floor(rand() * b.length);
+        b = Buffer.concat([b.subarray(0, at), b.subarray(from, from + Math.floor(rand() * 256)), b.subarray(at)]);
+        break;
+      }
+      default:
+        b = b.subarray(0, at);
+    }
+  }
+  return b;
+}
+
+/** Feeds both streams in random segments (with random gaps) to a fresh parser; checks the sink's rules. */
+function fuzz(proto: L7Protocol, pair: [Buffer, Buffer], tokens: Buffer[], seed: number, rounds: number, check: (p: FuzzParser) => void): number {
+  const rand = rng(seed);
+  let messages = 0;
+  for (let round = 0; round < rounds; round++) {
+    const open = new Set<L7Message>();
+    let begun = 0;
+    const sink: MessageSink = {
+      begin(m) {
+        assert.ok(!open.has(m));
+        open.add(m);
+        begun++;
+      },
+      end(m) {
+        assert.ok(open.delete(m), 'end() after begin()');
+        assert.ok(m.ended);
+      },
+    };
+    const parser = proto.createParser(sink, Transport.Tcp) as FuzzParser;
+    const data: [Buffer, Buffer] = [mutate(pair[0], rand, tokens), mutate(pair[1], rand, tokens)];
+    const pos = [0, 0];
+    const seq = [1000, 900000];
+    let ts = 1;
+    while (pos[0] < data[0].length || pos[1] < data[1].length) {
+      const dir = (pos[0] >= data[0].length ? 1 : pos[1] >= data[1].length ? 0 : rand() < 0.5 ? 0 : 1) as Dir;
+      const n = Math.min(data[dir].length - pos[dir], 1 + Math.floor(rand() * 700));
+      ts += 10;
+      if (rand() < 0.03) parser.gap(dir, seq[dir], n, ts);
+      else {
+        // The bytes sit inside a bigger buffer, as in a capture batch.
+        const wrap = Buffer.concat([Buffer.from([0x2a, 0x0d]), data[dir].subarray(pos[dir], pos[dir] + n), Buffer.from('\r\n*1\r\n')]);
+        assert.ok(proto.detect(wrap, 2, n, { transport: Transport.Tcp, fromClient: dir === 0, srcPort: 1, dstPort: 2 }) >= 0);
+        parser.data(dir, wrap, 2, n, seq[dir], ts);
+      }
+      seq[dir] = (seq[dir] + n) >>> 0;
+      pos[dir] += n;
+    }
+    check(parser);
+    parser.finish(ts + 1);
+    assert.equal(open.size, 0, 'every message begun is ended by finish()');
+    messages += begun;
+  }
+  return messages;
+}
+
+test('redis fuzz: mutated real RESP2/RESP3 streams never throw or hang, end every message, keep buffers bounded', { timeout: 180_000 }, async () => {
+  const pair = await streams([join(SAMPLES, 'l7/redis/redis.pcap'), join(FLOWGEN, 'redis/redis-debug.pcap')]);
+  const tokens = ['*99999999\r\n', '$-5\r\n', '$2147483648\r\n', '*1\r\n'.repeat(40), '>3\r\n', '|1\r\n', '%2\r\n', '\r\n', '+OK', ':12a\r\n', '_\r\n', '#x\r\n', 'x'.repeat(70000)]
+    .map((s) => Buffer.from(s, 'latin1'));
+  const n = fuzz(REDIS, pair, tokens, 7, 400, (p) => {
+    assert.ok((p as RedisParser).bufferedBytes <= 2 * MAX_LINE);
+    assert.ok((p as unknown as { pendingSubs: unknown[] }).pendingSubs.length <= 256);
+  });
+  assert.ok(n > 2000, `${n} messages`);
+});
+
+test('redis: nesting deeper than the cap and absurd counts cut the reply short (no recursion, nothing allocated per element); the next reply is found again', () => {
+  const got: L7Message[] = [];
+  const p = REDIS.createParser({ begin: (m) => got.push(m), end() {} }, Transport.Tcp) as RedisParser;
+  const cmd = Buffer.from('*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n');
+  p.data(0, cmd, 0, cmd.length, 1, 1);
+  const deep = Buffer.from('*1\r\n'.repeat(100_000) + '+OK\r\n');
+  p.data(1, deep, 0, deep.length, 1, 2);
+  const huge = Buffer.from(`*${MAX_ELEMENTS + 1}\r\n`);
+  p.data(1, huge, 0, huge.length, 1 + deep.length, 3);
+  const pong = Buffer.from('+PONG\r\n');
+  p.data(1, pong, 0, pong.length, 1 + deep.length + huge.length, 4);
+  p.finish(5);
+  const replies = got.filter((m) => m.dir === 1);
+  assert.equal(got.length - replies.length, 3);
+  assert.equal(replies.length, 2, 'the over-deep reply (cut short) and +PONG; the absurd count is dropped');
+  assert.equal(replies[0].truncated, true);
+  assert.equal(replies[0].responseResult, 'array');
+  assert.equal(replies[1].responseResult, 'simple_string');
+  assert.equal(p.bufferedBytes, 0);
 });

@@ -356,8 +356,10 @@ export class RedisParser implements L7FlowParser {
       this.lose(dir, tsUs);
       return false;
     }
-    if (h.depth === 0 && h.top === 0 && c !== 0x7c) h.top = c;
+    // The message's type is known once its first line is valid (garbage is not a reply).
+    const first = h.depth === 0 && h.top === 0 && c !== 0x7c;
     if (cls === T.Simple) {
+      if (first) h.top = c;
       if (c === 0x5f && e !== from + 1) {
         this.lose(dir, tsUs);
         return false;
@@ -378,6 +380,7 @@ export class RedisParser implements L7FlowParser {
       this.lose(dir, tsUs);
       return false;
     }
+    if (first) h.top = c;
     if (cls === T.Bulk) {
       if (n < 0) return this.onScalar(dir, h, 'NULL', tsUs);
       h.keep = this.keeping(dir, h) || (h.depth === 0 && c === 0x21) ? h.scratch : null;
