@@ -123,7 +123,7 @@ test('RED and network tables render their rows, sort marks and drill filters; sp
   const row: RedRow = { ...red(18, 3, 2), server: 'frontend', client: 'client', protocol: 'http', serverPort: 80, spark: [1, 4, 0, 2] };
   const noop = () => {};
   const html = renderToStaticMarkup(
-    createElement(RedView, { groupBy: 'edge', onGroupBy: noop, table: { window: { from: 0, to: 1 }, rows: [row] }, error: null, sort: { field: 'requests', desc: true }, onSort: noop, search: '', onSearch: noop, onDrill: noop }),
+    createElement(RedView, { groupBy: 'edge', onGroupBy: noop, table: { window: { from: 0, to: 1 }, rows: [row] }, error: null, sort: { field: 'requests', desc: true }, onSort: noop, search: '', onSearch: noop, filter: [], onFilter: noop, onDrill: noop }),
   );
   assert.match(html, /aria-label="RED by edge"/);
   assert.match(html, /<td>client<\/td>/);
@@ -137,11 +137,11 @@ test('RED and network tables render their rows, sort marks and drill filters; sp
     { field: 'server_port', op: '=', value: 80 },
   ]);
   const empty = renderToStaticMarkup(
-    createElement(RedView, { groupBy: 'service', onGroupBy: noop, table: { window: { from: 0, to: 1 }, rows: [] }, error: null, sort: { field: 'requests' }, onSort: noop, search: '', onSearch: noop, onDrill: noop }),
+    createElement(RedView, { groupBy: 'service', onGroupBy: noop, table: { window: { from: 0, to: 1 }, rows: [] }, error: null, sort: { field: 'requests' }, onSort: noop, search: '', onSearch: noop, filter: [], onFilter: noop, onDrill: noop }),
   );
   assert.match(empty, /No requests in this window/);
   const net: NetworkRow = { server: 'db', protocol: 'tcp', serverPort: 5432, flows: 2, packets: 42, bytes: 4481, retransRatio: 0.0363, connectionFailures: 1, transferFailures: 0, rttAvg: 64, srtAvg: null };
-  const netHtml = renderToStaticMarkup(createElement(NetworkView, { groupBy: 'service', onGroupBy: noop, rows: [net], error: null, sort: { field: 'bytes', desc: true }, onSort: noop, search: '', onSearch: noop, onDrill: noop }));
+  const netHtml = renderToStaticMarkup(createElement(NetworkView, { groupBy: 'service', onGroupBy: noop, rows: [net], error: null, sort: { field: 'bytes', desc: true }, onSort: noop, search: '', onSearch: noop, filter: [], onFilter: noop, onDrill: noop }));
   assert.match(netHtml, /4\.4 KiB/);
   assert.match(netHtml, /3\.63 %/);
   assert.match(netHtml, /1 rows · 2 flows/);

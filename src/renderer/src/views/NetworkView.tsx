@@ -4,6 +4,8 @@
 import type { FilterClause, NetworkRow, SortSpec } from '../../../shared/views';
 import { DataTable, type Column } from '../components/DataTable';
 import { ExportButtons } from '../components/ExportButtons';
+import { FilterBar } from '../components/FilterBar';
+import { FLOW_FIELDS } from './logs';
 import { formatBytes, formatCount, formatMaybeDuration, formatRatio } from '../format';
 
 export type NetworkGroupBy = 'service' | 'edge';
@@ -37,6 +39,9 @@ export function NetworkView(props: {
   onSort: (s: SortSpec) => void;
   search: string;
   onSearch: (s: string) => void;
+  /** Clauses over the flows's fields, ANDed with the search. */
+  filter: FilterClause[];
+  onFilter: (f: FilterClause[]) => void;
   onDrill: (filter: FilterClause[]) => void;
 }) {
   const columns = columnsFor(props.groupBy);
@@ -52,6 +57,7 @@ export function NetworkView(props: {
           ))}
         </div>
         <input type="search" placeholder="Filter by server name…" aria-label="Filter network rows by server" value={props.search} onChange={(e) => props.onSearch(e.target.value)} />
+        <FilterBar label="Filter network rows" fields={FLOW_FIELDS} filter={props.filter} onChange={props.onFilter} />
         <span className="toolbar__spacer" />
         <span className="muted" data-testid="network-count">
           {formatCount(rows.length)} rows · {formatCount(rows.reduce((s, r) => s + r.flows, 0))} flows

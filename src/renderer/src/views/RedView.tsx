@@ -5,6 +5,8 @@ import { useState } from 'react';
 import type { FilterClause, RedGroupBy, RedRow, RedTable, SortSpec } from '../../../shared/views';
 import { DataTable, type Column } from '../components/DataTable';
 import { ExportButtons } from '../components/ExportButtons';
+import { FilterBar } from '../components/FilterBar';
+import { REQUEST_FIELDS } from './logs';
 import { Sparkline } from '../components/Sparkline';
 import { formatCount, formatMaybeDuration, formatRate, formatRatio } from '../format';
 import { healthOf } from '../workspace/health';
@@ -68,6 +70,9 @@ export function RedView(props: {
   onSort: (s: SortSpec) => void;
   search: string;
   onSearch: (s: string) => void;
+  /** Clauses over the requests's fields, ANDed with the search. */
+  filter: FilterClause[];
+  onFilter: (f: FilterClause[]) => void;
   onDrill: (filter: FilterClause[]) => void;
 }) {
   const { groupBy, table } = props;
@@ -85,6 +90,7 @@ export function RedView(props: {
           ))}
         </div>
         <input type="search" placeholder="Filter by server name…" aria-label="Filter RED rows by server" value={props.search} onChange={(e) => props.onSearch(e.target.value)} />
+        <FilterBar label="Filter RED rows" fields={REQUEST_FIELDS} filter={props.filter} onChange={props.onFilter} />
         <span className="toolbar__spacer" />
         <span className="muted" data-testid="red-count">
           {formatCount(rows.length)} rows · {formatCount(rows.reduce((s, r) => s + r.requests, 0))} requests

@@ -17,6 +17,7 @@ export type MapLayout = 'layered' | 'breadthfirst' | 'cose' | 'concentric';
 
 const HEALTH_COLOUR: Record<Health, string> = { healthy: '#3e8635', degraded: '#e59700', failure: '#c9190b', idle: '#8a8d90' };
 const TRANSPORT_COLOUR = '#2b7bd6';
+const EDGE_LIST_MAX = 300;
 
 type Selection = { kind: 'node'; id: string } | { kind: 'edge'; id: string } | null;
 
@@ -228,6 +229,12 @@ export function ServiceMapView(props: {
     });
   }, [hidden, isolated, search, selection, map]);
 
+  // Hiding or isolating changes what is on screen: frame it.
+  useEffect(() => {
+    const cy = cyRef.current;
+    if (cy && cy.elements().length > 0) cy.animate({ fit: { eles: cy.elements(':visible'), padding: 30 }, duration: 200 });
+  }, [hidden, isolated]);
+
   const zoomTo = (ids: cytoscape.CollectionReturnValue | cytoscape.NodeCollection) => cyRef.current?.animate({ fit: { eles: ids, padding: 40 }, duration: 250 });
   const selectedNode = selection?.kind === 'node' ? map?.nodes.find((n) => n.id === selection.id) : undefined;
   const selectedEdge = selection?.kind === 'edge' ? map?.edges.find((e) => e.id === selection.id) : undefined;
@@ -235,6 +242,11 @@ export function ServiceMapView(props: {
   const label = (id: string) => nodeLabel.get(id) ?? id;
 
   const empty = map !== null && map.nodes.length === 0;
+  // A long list costs more than it helps: the busiest edges, in the API's order otherwise.
+  const listedEdges = useMemo(() => {
+    const edges = map?.edges ?? [];
+    return edges.length <= EDGE_LIST_MAX ? edges : [...edges].sort((a, b) => b.red.requests - a.red.requests || b.bytes - a.bytes).slice(0, EDGE_LIST_MAX);
+  }, [map]);
 
   return (
     <section className="view view--map" aria-label="Service map">
@@ -357,8 +369,13 @@ export function ServiceMapView(props: {
           map.edges.length > 0 && (
             <aside className="side-panel side-panel--list" aria-label="Map elements">
               <h2>Edges</h2>
+              {map.edges.length > EDGE_LIST_MAX && (
+                <p className="muted">
+                  The {EDGE_LIST_MAX} busiest of {formatCount(map.edges.length)}; find a node or narrow the window for the rest.
+                </p>
+              )}
               <ul className="element-list">
-                {map.edges.map((e) => (
+                {listedEdges.map((e) => (
                   <li key={e.id}>
                     <button type="button" className="link-button" onClick={() => setSelection({ kind: 'edge', id: e.id })}>
                       <span className={`dot dot--${e.red.requests === 0 ? 'idle' : healthOf(e.red)}`} aria-hidden="true" />

@@ -54,20 +54,29 @@ export function layeredPositions(input: LayeredInput, spacing = { x: 230, y: 110
     link(prev, e.target);
   }
 
+  // A column taller than the canvas is wide wraps into sub-columns (hundreds of client IPs in one
+  // column would otherwise make a thin stripe of a graph).
+  const maxRows = Math.max(8, Math.ceil(Math.sqrt(nodes.length) * 1.5));
   const slot = new Map<string, number>();
   const positions = new Map<string, { x: number; y: number }>();
-  columns.forEach((members, c) => {
+  let left = 0;
+  columns.forEach((members) => {
     const order = members
       .map((n, i) => {
         const known = (preds.get(n) ?? []).map((p) => slot.get(p)).filter((v): v is number => v !== undefined);
         return { n, key: known.length > 0 ? known.reduce((s, v) => s + v, 0) / known.length : i };
       })
       .sort((p, q) => p.key - q.key || (p.n < q.n ? -1 : 1));
+    const subColumns = Math.ceil(order.length / maxRows);
+    const rows = Math.ceil(order.length / subColumns);
+    const subWidth = spacing.x * 0.6;
     order.forEach(({ n }, i) => {
-      const y = i - (order.length - 1) / 2;
+      const sub = Math.floor(i / rows);
+      const y = (i % rows) - (rows - 1) / 2;
       slot.set(n, y);
-      if (!n.startsWith('\0')) positions.set(n, { x: c * spacing.x, y: y * spacing.y });
+      if (!n.startsWith('\0')) positions.set(n, { x: left + sub * subWidth, y: y * spacing.y });
     });
+    left += (subColumns - 1) * subWidth + spacing.x;
   });
   return positions;
 }

@@ -96,7 +96,7 @@ export const FLOW_COLUMNS: LogColumn<FlowRow>[] = [
   col('synSeq', 'SYN seq', 110, { numeric: true }),
 ];
 
-const REQUEST_FIELDS: FilterField[] = [
+export const REQUEST_FIELDS: FilterField[] = [
   { field: 'response_status', label: 'Status', numeric: false, values: ['ok', 'client_error', 'server_error', 'timeout', 'unknown'] },
   { field: 'l7_protocol', label: 'Protocol', numeric: false, values: ['http', 'dns', 'redis', 'postgresql', 'mysql', 'kafka', 'grpc'] },
   { field: 'client_node', label: 'Client', numeric: false },
@@ -113,7 +113,7 @@ const REQUEST_FIELDS: FilterField[] = [
   { field: 'observation_point', label: 'Observed at', numeric: false },
 ];
 
-const FLOW_FIELDS: FilterField[] = [
+export const FLOW_FIELDS: FilterField[] = [
   { field: 'client_node', label: 'Client', numeric: false },
   { field: 'server_node', label: 'Server', numeric: false },
   { field: 'server_port', label: 'Server port', numeric: true },

@@ -35,18 +35,20 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
   const [redGroupBy, setRedGroupBy] = useState<RedGroupBy>('service');
   const [redSort, setRedSort] = useState<SortSpec>({ field: 'requests', desc: true });
   const [redSearch, setRedSearch] = useState('');
+  const [redFilter, setRedFilter] = useState<FilterClause[]>([]);
   const [netGroupBy, setNetGroupBy] = useState<NetworkGroupBy>('service');
   const [netSort, setNetSort] = useState<SortSpec>({ field: 'bytes', desc: true });
   const [netSearch, setNetSearch] = useState('');
+  const [netFilter, setNetFilter] = useState<FilterClause[]>([]);
 
   const series = useApiCall(live && dataView ? () => views.timeSeries({ grouping: state.grouping }) : null, JSON.stringify(['ts', live && dataView, state.grouping, dataKey]));
   const mapRequest = { ...scope, grouping: state.grouping };
   const map = useApiCall(live && state.view === 'map' ? () => views.serviceMap(mapRequest) : null, JSON.stringify(['map', live && state.view, mapRequest, dataKey]));
   // RED filters name request fields, network filters flow fields; both have server_node.
   const serverFilter = (text: string): FilterClause[] => (text.trim() ? [{ field: 'server_node', op: 'contains', value: text.trim() }] : []);
-  const redRequest: RedRequest = { ...scope, grouping: state.grouping, groupBy: redGroupBy, sort: redSort, filter: serverFilter(redSearch), limit: 1000, sparkline: 24 };
+  const redRequest: RedRequest = { ...scope, grouping: state.grouping, groupBy: redGroupBy, sort: redSort, filter: [...serverFilter(redSearch), ...redFilter], limit: 1000, sparkline: 24 };
   const red = useApiCall(live && state.view === 'red' ? () => views.red(redRequest) : null, JSON.stringify(['red', live && state.view, redRequest, dataKey]));
-  const netRequest: NetworkRequest = { ...scope, grouping: state.grouping, groupBy: netGroupBy, sort: netSort, filter: serverFilter(netSearch), limit: 1000 };
+  const netRequest: NetworkRequest = { ...scope, grouping: state.grouping, groupBy: netGroupBy, sort: netSort, filter: [...serverFilter(netSearch), ...netFilter], limit: 1000 };
   const net = useApiCall(live && state.view === 'network' ? () => views.network(netRequest) : null, JSON.stringify(['net', live && state.view, netRequest, dataKey]));
 
   const busy = (state.view === 'map' && map.loading) || (state.view === 'red' && red.loading) || (state.view === 'network' && net.loading);
@@ -67,7 +69,7 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
     );
   else if (state.view === 'red')
     body = (
-      <RedView groupBy={redGroupBy} onGroupBy={setRedGroupBy} table={red.data} error={red.error} sort={redSort} onSort={setRedSort} search={redSearch} onSearch={setRedSearch} onDrill={drillRequests} />
+      <RedView groupBy={redGroupBy} onGroupBy={setRedGroupBy} table={red.data} error={red.error} sort={redSort} onSort={setRedSort} search={redSearch} onSearch={setRedSearch} filter={redFilter} onFilter={setRedFilter} onDrill={drillRequests} />
     );
   else if (state.view === 'network')
     body = (
@@ -80,6 +82,8 @@ export function Workspace(props: { api: AppApi | null; hasCaptures: boolean; dat
         onSort={setNetSort}
         search={netSearch}
         onSearch={setNetSearch}
+        filter={netFilter}
+        onFilter={setNetFilter}
         onDrill={drillFlows}
       />
     );
