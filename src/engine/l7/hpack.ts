@@ -139,8 +139,10 @@ export class HpackDecoder {
   /**
    * Decodes one complete header block buf[off, end); calls `onField` for up to MAX_FIELDS fields.
    * Returns false when the block is malformed (the table is then unreliable: the caller desyncs).
+   * `wanted`, when given, names the fields the caller reads: a literal that is not added to the table
+   * and whose name is not wanted is skipped without decoding its value (large cookies, padding headers).
    */
-  decode(buf: Buffer, off: number, end: number, onField: FieldHandler): boolean {
+  decode(buf: Buffer, off: number, end: number, onField: FieldHandler, wanted?: (name: string) => boolean): boolean {
     let i = off;
     let fields = 0;
     while (i < end) {
@@ -190,6 +192,12 @@ export class HpackDecoder {
         const k = this.slot(idx - 62);
         name = k < 0 ? null : this.names[k];
         nameLen = k < 0 ? 0 : this.nlens[k];
+      }
+      if (!incremental && wanted !== undefined && (name === null || !wanted(name))) {
+        if (!this.skipString(buf, i, end)) return this.fail();
+        i = this.next;
+        fields++;
+        continue;
       }
       if (!this.readString(buf, i, end)) return this.fail();
       i = this.next;
@@ -289,6 +297,15 @@ export class HpackDecoder {
     }
     this.next = i;
     return v;
+  }
+
+  /** Steps over a string literal at buf[i] (sets `next`). */
+  private skipString(buf: Buffer, i: number, end: number): boolean {
+    if (i >= end) return false;
+    const len = this.readInt(buf, i, end, 7);
+    if (len < 0 || len > end - this.next) return false;
+    this.next += len;
+    return true;
   }
 
   /** String literal at buf[i]: sets `str` (cut to MAX_STRING), `strLen` (octets), `next`. */

@@ -215,6 +215,13 @@ class Fields {
   }
 }
 
+/** Header names the parser reads (pseudo-headers aside): values of others need no decoding. */
+const WANTED = new Set([
+  'content-type', 'host', 'grpc-status', 'grpc-message', 'x-request-id', 'traceparent', 'sw8', 'b3',
+  'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'uber-trace-id',
+]);
+const wanted = (name: string): boolean => name.charCodeAt(0) === 58 || WANTED.has(name);
+
 function cut(v: string, max: number): string {
   return v.length > max ? v.slice(0, max) : v;
 }
@@ -565,7 +572,7 @@ export class Http2Parser implements L7FlowParser {
     h.inBlock = false;
     const f = this.fields;
     f.reset();
-    if (h.blockLost || !h.hpack.decode(h.block, 0, h.blockLen, this.onField)) {
+    if (h.blockLost || !h.hpack.decode(h.block, 0, h.blockLen, this.onField, wanted)) {
       h.hpack.desync();
       h.blockLost = false;
       if (h.blockPush) return;
