@@ -5,7 +5,7 @@
 // truth its client wrote.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import { MAX_ELEMENTS, MAX_LINE, REDIS, RedisParser } from '../src/engine/l7/redis';
@@ -308,4 +308,19 @@ test('redis: nesting deeper than the cap and absurd counts cut the reply short (
   assert.equal(replies[0].responseResult, 'array');
   assert.equal(replies[1].responseResult, 'simple_string');
   assert.equal(p.bufferedBytes, 0);
+});
+
+test("redis, mqtt, kafka, dubbo: none of them claims a flow of DeepFlow's captures of other protocols (AMQP, NATS, memcached, MySQL, PostgreSQL, MongoDB, …) or of HTTP/DNS", { timeout: 180_000 }, async () => {
+  const { MQTT } = await import('../src/engine/l7/mqtt');
+  const { KAFKA } = await import('../src/engine/l7/kafka');
+  const { DUBBO } = await import('../src/engine/l7/dubbo');
+  const mine = new Set(['redis', 'mqtt', 'kafka', 'dubbo']);
+  const files = readdirSync(FLOWGEN, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !mine.has(d.name))
+    .flatMap((d) => readdirSync(join(FLOWGEN, d.name)).filter((f) => f.endsWith('.pcap')).map((f) => join(FLOWGEN, d.name, f)));
+  assert.ok(files.length >= 60, `${files.length} captures`);
+  for (const f of files) {
+    const { engine } = await runCapture(f, { registry: new ProtocolRegistry([...BUILTIN_PROTOCOLS, REDIS, MQTT, KAFKA, DUBBO]) });
+    for (const p of mine) assert.equal(engine.stats.detected[p], undefined, `${f}: claimed as ${p}`);
+  }
 });
