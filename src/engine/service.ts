@@ -93,6 +93,7 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
   const engineName = `Flowscope engine · store ${dbPath === ':memory:' || dbPath === '' ? 'in memory' : dbPath}`;
   let store: Store | null = null;
   let queries: ReadOnlyQueries | null = null;
+  let viewQueries: Views | null = null;
   let closing = false;
   let closed: Promise<void> | null = null;
 
@@ -108,6 +109,7 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
       throw err;
     }
     store = opened;
+    viewQueries = new Views(opened);
   })();
   // Callers see the failure through open(); this only keeps it from being an unhandled rejection.
   ready.catch(() => undefined);
@@ -195,6 +197,7 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
       }
     }
     jobs.delete(job.importId);
+    viewQueries?.invalidate();
     report(job, phase, error);
   }
 
@@ -258,7 +261,7 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
 
   async function views<T extends ViewScope>(request: T): Promise<{ views: Views; request: T }> {
     const s = await open();
-    return { views: new Views(s), request: await finishedScope(s, request) };
+    return { views: viewQueries!, request: await finishedScope(s, request) };
   }
 
   return {
@@ -389,6 +392,7 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
         current?.abort.abort(new Error('the engine is closing'));
         await pump;
         queries?.close();
+        await viewQueries?.close();
         await store?.close();
       })();
       return closed;

@@ -56,6 +56,13 @@ export function columnOf(set: ColumnSet, field: unknown, what: string): string {
   );
 }
 
+/** The columns clauses (and a sort) name, for views that must fetch them. */
+export function columnsNamed(set: ColumnSet, clauses: readonly FilterClause[] | undefined, what: string, sort?: SortSpec): string[] {
+  const out = (clauses ?? []).map((c) => columnOf(set, c.field, what));
+  if (sort) out.push(columnOf(set, sort.field, what));
+  return out;
+}
+
 const NUMERIC = /^-?\d+(\.\d+)?$/;
 
 function bindValue(params: Params, type: ColumnType, value: unknown, column: string, what: string): string {

@@ -1,12 +1,12 @@
 // The request log and the flow log: filtered, sorted pages with the total count. One row per request
 // (per connection) by default — the row RED counts — or every observation point's row with allHops.
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { ApiError } from '../../../shared/api';
 import type { FlowRow, LogPage, LogRequest, RequestRow } from '../../../shared/views';
 import { FLOW_ACCESSORS } from '../appender';
 import { REQUEST_ACCESSORS } from '../request-accessors';
-import { createFlowSet, createRequestSet } from './dedupe';
-import { FLOW_COLUMNS, filterSql, orderSql, REQUEST_COLUMNS, type ColumnSet } from './filter';
+import type { ViewContext } from './context';
+import { allFlowRows, allRequestRows, rowsInScope } from './dedupe';
+import { columnsNamed, FLOW_COLUMNS, filterSql, orderSql, REQUEST_COLUMNS, type ColumnSet } from './filter';
 import { checkGrouping } from './nodes';
 import { checkScope } from './scope';
 import { camel, num, Params, rows, type Row } from './sql';
@@ -14,8 +14,8 @@ import { camel, num, Params, rows, type Row } from './sql';
 export const MAX_LOG_LIMIT = 1000;
 export const DEFAULT_LOG_LIMIT = 100;
 
-const REQUEST_OUT = [...Object.keys(REQUEST_ACCESSORS), 'client_node', 'server_node', 'hops'];
-const FLOW_OUT = [...Object.keys(FLOW_ACCESSORS), 'client_node', 'server_node', 'hops'];
+const REQUEST_BASE = Object.keys(REQUEST_ACCESSORS);
+const FLOW_BASE = Object.keys(FLOW_ACCESSORS);
 
 function record<T>(r: Row, columns: string[]): T {
   const out: Record<string, unknown> = {};
@@ -26,43 +26,78 @@ function record<T>(r: Row, columns: string[]): T {
   return out as T;
 }
 
-async function page<T>(
-  conn: DuckDBConnection,
-  req: LogRequest,
-  what: string,
-  set: ColumnSet,
-  table: string,
-  idColumn: string,
-  columns: string[],
-): Promise<LogPage<T>> {
+interface LogKind {
+  what: string;
+  set: ColumnSet;
+  /** FROM clause of the rows to list, fetching `columns` too; binds into `params`. */
+  source: (params: Params, columns: string[]) => string;
+  base: 'requests' | 'flows';
+  id: 'request_id' | 'flow_id';
+  columns: string[];
+}
+
+/**
+ * The page's ids come from the (narrow) row set, filtered and sorted; then the page's full rows are read
+ * from the base table by id, with the set's observation_point, node names and hops.
+ */
+async function page<T>(ctx: ViewContext, req: LogRequest, kind: LogKind): Promise<LogPage<T>> {
+  const { conn } = ctx;
+  const { what, set, id } = kind;
   const offset = req.offset ?? 0;
   const limit = req.limit ?? DEFAULT_LOG_LIMIT;
   if (!Number.isSafeInteger(offset) || offset < 0) throw new ApiError('bad_request', `${what}: offset must be a whole number ≥ 0`);
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_LOG_LIMIT) throw new ApiError('bad_request', `${what}: limit is 0 to ${MAX_LOG_LIMIT}`);
+  const named = columnsNamed(set, req.filter, what, req.sort);
   const params = new Params();
+  const from = kind.source(params, named);
   const where = filterSql(params, req.filter, set, what);
-  const order = orderSql(set, req.sort, idColumn, what);
-  const [{ n }] = await rows(conn, `SELECT count(*) AS n FROM ${table} WHERE ${where}`, params);
-  const found = await rows(
-    conn,
-    `SELECT ${columns.join(', ')} FROM ${table} WHERE ${where} ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`,
-    params,
+  const order = orderSql(set, req.sort, id, what);
+  const keep = [...new Set([id, 'observation_point', 'hops', 'client_node', 'server_node', 'start_time', ...named])];
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE v_log AS SELECT ${keep.join(', ')} FROM ${from} WHERE ${where}`,
+    params.values.length > 0 ? params.values : undefined,
   );
-  return { total: num(n), offset, rows: found.map((r) => record<T>(r, columns)) };
+  const [{ n }] = await rows(conn, 'SELECT count(*) AS n FROM v_log');
+  const picked = await rows(conn, `SELECT ${id}, observation_point, hops, client_node, server_node FROM v_log ORDER BY ${order} LIMIT ${limit} OFFSET ${offset}`);
+  await conn.run('DROP TABLE v_log');
+  if (picked.length === 0) return { total: num(n), offset, rows: [] };
+  const ids = new Params();
+  const full = await rows(
+    conn,
+    `SELECT ${kind.columns.join(', ')} FROM ${kind.base} WHERE ${id} IN (${picked.map((r) => ids.p(num(r[id]))).join(', ')})`,
+    ids,
+  );
+  const byId = new Map(full.map((r) => [num(r[id]), r]));
+  const out = picked.map((p) => record<T>({ ...byId.get(num(p[id])), ...p }, [...kind.columns, 'client_node', 'server_node', 'hops']));
+  return { total: num(n), offset, rows: out };
 }
 
-export async function requestLog(conn: DuckDBConnection, req: LogRequest): Promise<LogPage<RequestRow>> {
+export async function requestLog(ctx: ViewContext, req: LogRequest): Promise<LogPage<RequestRow>> {
   const what = 'requestLog';
   checkScope(req, what);
   const grouping = checkGrouping(req.grouping, what);
-  await createRequestSet(conn, 'v_rlog', req, { grouping, allHops: req.allHops === true });
-  return page<RequestRow>(conn, req, what, REQUEST_COLUMNS, 'v_rlog', 'request_id', REQUEST_OUT);
+  const table = req.allHops ? '' : await ctx.requestTable(req.captureIds);
+  return page<RequestRow>(ctx, req, {
+    what,
+    set: REQUEST_COLUMNS,
+    source: (p, columns) => (req.allHops ? allRequestRows(req, grouping, p) : rowsInScope(table, 'request', req, grouping, p, columns)),
+    base: 'requests',
+    id: 'request_id',
+    columns: REQUEST_BASE,
+  });
 }
 
-export async function flowLog(conn: DuckDBConnection, req: LogRequest): Promise<LogPage<FlowRow>> {
+export async function flowLog(ctx: ViewContext, req: LogRequest): Promise<LogPage<FlowRow>> {
   const what = 'flowLog';
   checkScope(req, what);
   const grouping = checkGrouping(req.grouping, what);
-  await createFlowSet(conn, 'v_flog', req, { grouping, allHops: req.allHops === true });
-  return page<FlowRow>(conn, req, what, FLOW_COLUMNS, 'v_flog', 'flow_id', FLOW_OUT);
+  const table = req.allHops ? '' : await ctx.flowTable(req.captureIds);
+  return page<FlowRow>(ctx, req, {
+    what,
+    set: FLOW_COLUMNS,
+    source: (p, columns) => (req.allHops ? allFlowRows(req, grouping, p) : rowsInScope(table, 'flow', req, grouping, p, columns)),
+    base: 'flows',
+    id: 'flow_id',
+    columns: FLOW_BASE,
+  });
 }

@@ -2,12 +2,12 @@
 // per edge (client node, server node, protocol, server port). Protocol = the flow's L7 protocol, else
 // its transport. retransRatio = retransmitted segments both ways / packets; rttAvg over connections whose
 // handshake was measured; srtAvg = Σ srt_sum / Σ srt_count (sums aggregate, averages do not).
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { ApiError } from '../../../shared/api';
 import { TRANSFER_FAILURE_CLOSE_TYPES } from '../../../shared/records';
 import type { NetworkRequest, NetworkRow } from '../../../shared/views';
-import { createFlowSet } from './dedupe';
-import { FLOW_COLUMNS, filterSql } from './filter';
+import type { ViewContext } from './context';
+import { rowsInScope } from './dedupe';
+import { columnsNamed, FLOW_COLUMNS, filterSql } from './filter';
 import { checkGrouping } from './nodes';
 import { MAX_ROWS } from './red';
 import { checkScope } from './scope';
@@ -29,7 +29,8 @@ const SORT: Record<string, string> = {
   srtAvg: 'srt_sum / nullif(srt_count, 0)',
 };
 
-export async function networkTable(conn: DuckDBConnection, req: NetworkRequest): Promise<NetworkRow[]> {
+export async function networkTable(ctx: ViewContext, req: NetworkRequest): Promise<NetworkRow[]> {
+  const { conn } = ctx;
   const what = 'network';
   checkScope(req, what);
   const grouping = checkGrouping(req.grouping, what);
@@ -46,8 +47,9 @@ export async function networkTable(conn: DuckDBConnection, req: NetworkRequest):
     }
     order = `${expr} ${req.sort.desc ? 'DESC' : 'ASC'} NULLS LAST, ${keys.join(', ')}`;
   }
-  await createFlowSet(conn, 'v_net', req, { grouping });
+  const table = await ctx.flowTable(req.captureIds);
   const params = new Params();
+  const source = rowsInScope(table, 'flow', req, grouping, params, columnsNamed(FLOW_COLUMNS, req.filter, what));
   const where = filterSql(params, req.filter, FLOW_COLUMNS, what);
   const select = edge
     ? `client_node AS client, server_node AS server, ${FLOW_PROTOCOL} AS protocol, server_port`
@@ -60,7 +62,7 @@ export async function networkTable(conn: DuckDBConnection, req: NetworkRequest):
               count(*) FILTER (WHERE ${CONNECTION_FAILURE_SQL}) AS connection_failures,
               count(*) FILTER (WHERE close_type IN (${TRANSFER_FAILURE_CLOSE_TYPES.join(', ')})) AS transfer_failures,
               avg(rtt) FILTER (WHERE rtt > 0) AS rtt_avg, sum(srt_sum) AS srt_sum, sum(srt_count) AS srt_count
-       FROM v_net WHERE ${where} GROUP BY ALL)
+       FROM ${source} WHERE ${where} GROUP BY ALL)
      ORDER BY ${order} LIMIT ${limit}`,
     params,
   );

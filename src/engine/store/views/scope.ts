@@ -20,7 +20,7 @@ export function checkScope(scope: ViewScope, what: string): void {
 }
 
 /** `capture_id IN (...)` for the scope (TRUE for all captures). */
-export function captureCondition(params: Params, scope: ViewScope, alias = ''): string {
+export function captureCondition(params: Params, scope: { captureIds?: readonly number[] }, alias = ''): string {
   const ids = scope.captureIds;
   if (ids === undefined) return 'TRUE';
   if (ids.length === 0) return 'FALSE';

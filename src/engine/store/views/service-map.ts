@@ -3,14 +3,14 @@
 // An edge exists when requests or flows went that way: a refused connection is an edge with no requests.
 // A flow joins the request edge of its protocol; a flow with no recognised L7 protocol joins a request
 // edge of the same client, server and port if there is one, else its own edge named by transport.
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { CONNECTION_FAILURE_CLOSE_TYPES } from '../../../shared/records';
 import type { MapEdge, MapNode, ServiceMap, ServiceMapRequest } from '../../../shared/views';
-import { createFlowSet, createRequestSet } from './dedupe';
+import type { ViewContext } from './context';
+import { rowsInScope } from './dedupe';
 import { checkGrouping } from './nodes';
 import { RED_AGGREGATES, emptyRed, redStats } from './red';
 import { checkScope, resolveWindow } from './scope';
-import { num, rows, strOrNull } from './sql';
+import { num, Params, rows, strOrNull } from './sql';
 
 /** A flow's protocol as views name it: its L7 protocol, else the transport. */
 export const FLOW_PROTOCOL = `CASE WHEN l7_protocol <> '' THEN l7_protocol WHEN protocol = 6 THEN 'tcp' WHEN protocol = 17 THEN 'udp'
@@ -20,20 +20,27 @@ export const CONNECTION_FAILURE_SQL = `close_type IN (${CONNECTION_FAILURE_CLOSE
 
 const edgeId = (source: string, target: string, protocol: string, port: number): string => `${source}→${target} ${protocol}:${port}`;
 
-export async function serviceMap(conn: DuckDBConnection, req: ServiceMapRequest): Promise<ServiceMap> {
+export async function serviceMap(ctx: ViewContext, req: ServiceMapRequest): Promise<ServiceMap> {
+  const { conn } = ctx;
   const what = 'serviceMap';
   checkScope(req, what);
   const grouping = checkGrouping(req.grouping, what);
   const window = await resolveWindow(conn, req);
-  await createRequestSet(conn, 'v_map', req, { grouping });
-  await createFlowSet(conn, 'v_mapf', req, { grouping });
+  const reqTable = await ctx.requestTable(req.captureIds);
+  const flowTable = await ctx.flowTable(req.captureIds);
+  /** The scope's requests (flows) with node names, as a FROM clause bound to `p`. */
+  const requestsIn = (p: Params) => rowsInScope(reqTable, 'request', req, grouping, p);
+  const flowsIn = (p: Params) => rowsInScope(flowTable, 'flow', req, grouping, p);
+  const query = (build: (p: Params) => string) => {
+    const p = new Params();
+    return rows(conn, build(p), p);
+  };
 
   const edges = new Map<string, MapEdge>();
   const byPair = new Map<string, MapEdge>(); // client, server, port → first request edge
-  for (const r of await rows(
-    conn,
-    `SELECT client_node, server_node, l7_protocol, server_port, ${RED_AGGREGATES}
-     FROM v_map GROUP BY ALL ORDER BY client_node, server_node, l7_protocol, server_port`,
+  for (const r of await query(
+    (p) => `SELECT client_node, server_node, l7_protocol, server_port, ${RED_AGGREGATES}
+     FROM ${requestsIn(p)} GROUP BY ALL ORDER BY client_node, server_node, l7_protocol, server_port`,
   )) {
     const source = String(r.client_node);
     const target = String(r.server_node);
@@ -49,11 +56,10 @@ export async function serviceMap(conn: DuckDBConnection, req: ServiceMapRequest)
     const pair = `${source}\u0000${target}\u0000${port}`;
     if (!byPair.has(pair)) byPair.set(pair, e);
   }
-  for (const r of await rows(
-    conn,
-    `SELECT client_node, server_node, l7_protocol <> '' AS known, ${FLOW_PROTOCOL} AS proto, server_port,
+  for (const r of await query(
+    (p) => `SELECT client_node, server_node, l7_protocol <> '' AS known, ${FLOW_PROTOCOL} AS proto, server_port,
             count(*) AS flows, sum(bytes_tx + bytes_rx) AS bytes, count(*) FILTER (WHERE ${CONNECTION_FAILURE_SQL}) AS failures
-     FROM v_mapf GROUP BY ALL ORDER BY client_node, server_node, proto, server_port`,
+     FROM ${flowsIn(p)} GROUP BY ALL ORDER BY client_node, server_node, proto, server_port`,
   )) {
     const source = String(r.client_node);
     const target = String(r.server_node);
@@ -76,15 +82,16 @@ export async function serviceMap(conn: DuckDBConnection, req: ServiceMapRequest)
   }
 
   const served = new Map<string, ReturnType<typeof redStats>>();
-  for (const r of await rows(conn, `SELECT server_node, ${RED_AGGREGATES} FROM v_map GROUP BY ALL`)) {
+  for (const r of await query((p) => `SELECT server_node, ${RED_AGGREGATES} FROM ${requestsIn(p)} GROUP BY ALL`)) {
     served.set(String(r.server_node), redStats(r, window));
   }
   const nodes: MapNode[] = (
-    await rows(
-      conn,
-      `WITH e AS (
-         SELECT client_node AS map_node, client_ip AS ip FROM v_map UNION SELECT server_node, server_ip FROM v_map
-         UNION SELECT client_node, client_ip FROM v_mapf UNION SELECT server_node, server_ip FROM v_mapf
+    await query(
+      (p) => `WITH r AS (SELECT client_node, client_ip, server_node, server_ip FROM ${requestsIn(p)}),
+       f AS (SELECT client_node, client_ip, server_node, server_ip FROM ${flowsIn(p)}),
+       e AS (
+         SELECT client_node AS map_node, client_ip AS ip FROM r UNION SELECT server_node, server_ip FROM r
+         UNION SELECT client_node, client_ip FROM f UNION SELECT server_node, server_ip FROM f
        )
        SELECT e.map_node, list(DISTINCT e.ip ORDER BY e.ip) AS ips, min(n.namespace) AS namespace, bool_or(e.map_node <> e.ip) AS named
        FROM e LEFT JOIN ip_names n ON n.ip = e.ip GROUP BY e.map_node ORDER BY e.map_node`,

@@ -1,16 +1,16 @@
 // Requests over time: buckets of stepUs across the window (about TARGET_POINTS when no step is given,
 // rounded to 1, 2 or 5 × a power of ten µs), each with requests (counted once, by the start time of
-// the row that speaks for the request), errors, timeouts and duration quantiles (quantile_cont), and the
+// the row that speaks for the request), errors, timeouts and duration quantiles (approx_quantile, as red.ts), and the
 // bytes and packets of the flows active in it: a connection's totals (counted once) spread over its
 // lifetime in proportion to time, in whole units that add up exactly to the connection's totals.
 // The request filter applies to the flows too when it names only fields flows also have (addresses,
 // ports, nodes, l7_protocol, capture, observation point); otherwise bytes and packets are of every flow
 // in scope and `flowsFiltered` says so.
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { ApiError } from '../../../shared/api';
 import type { TimeSeries, TimeSeriesPoint, TimeSeriesRequest } from '../../../shared/views';
-import { createFlowSet, createRequestSet } from './dedupe';
-import { columnOf, FLOW_COLUMNS, filterSql, REQUEST_COLUMNS } from './filter';
+import type { ViewContext } from './context';
+import { rowsInScope } from './dedupe';
+import { columnOf, columnsNamed, FLOW_COLUMNS, filterSql, REQUEST_COLUMNS } from './filter';
 import { checkGrouping } from './nodes';
 import { checkScope, resolveWindow } from './scope';
 import { num, numOrNull, Params, rows } from './sql';
@@ -28,7 +28,8 @@ export function niceStep(span: number, points = TARGET_POINTS): number {
   }
 }
 
-export async function timeSeries(conn: DuckDBConnection, req: TimeSeriesRequest): Promise<TimeSeries> {
+export async function timeSeries(ctx: ViewContext, req: TimeSeriesRequest): Promise<TimeSeries> {
+  const { conn } = ctx;
   const what = 'timeSeries';
   checkScope(req, what);
   const grouping = checkGrouping(req.grouping, what);
@@ -40,8 +41,8 @@ export async function timeSeries(conn: DuckDBConnection, req: TimeSeriesRequest)
   if (n > MAX_POINTS) throw new ApiError('bad_request', `${what}: ${n} buckets; at most ${MAX_POINTS} (raise stepUs)`);
   const scope = { ...req, window };
 
-  await createRequestSet(conn, 'v_ts', scope, { grouping });
   const rp = new Params();
+  const source = rowsInScope(await ctx.requestTable(req.captureIds), 'request', scope, grouping, rp, columnsNamed(REQUEST_COLUMNS, req.filter, what));
   const where = filterSql(rp, req.filter, REQUEST_COLUMNS, what);
   const points: TimeSeriesPoint[] = [];
   for (let i = 0; i < n; i++) {
@@ -52,8 +53,8 @@ export async function timeSeries(conn: DuckDBConnection, req: TimeSeriesRequest)
     `SELECT (start_time - ${rp.p(window.from)}) // ${rp.p(step)} AS k, count(*) AS requests,
             count(*) FILTER (WHERE response_status IN ('client_error', 'server_error')) AS errors,
             count(*) FILTER (WHERE response_status = 'timeout') AS timeouts,
-            quantile_cont(duration, [0.5, 0.9, 0.99]) FILTER (WHERE duration IS NOT NULL) AS q
-     FROM v_ts WHERE ${where} GROUP BY ALL`,
+            approx_quantile(duration, [0.5, 0.9, 0.99]) FILTER (WHERE duration IS NOT NULL) AS q
+     FROM ${source} WHERE ${where} GROUP BY ALL`,
     rp,
   )) {
     const pt = points[num(r.k)];
@@ -66,27 +67,29 @@ export async function timeSeries(conn: DuckDBConnection, req: TimeSeriesRequest)
     const column = columnOf(REQUEST_COLUMNS, c.field, what);
     return FLOW_COLUMNS.columns.get(column) === REQUEST_COLUMNS.columns.get(column);
   });
-  await createFlowSet(conn, 'v_tsf', scope, { grouping });
   const fp = new Params();
+  const fsource = rowsInScope(await ctx.flowTable(req.captureIds), 'flow', scope, grouping, fp, flowsFiltered ? columnsNamed(FLOW_COLUMNS, req.filter, what) : []);
   const fwhere = flowsFiltered ? filterSql(fp, req.filter, FLOW_COLUMNS, what) : 'TRUE';
   const from = fp.p(window.from);
   const to = fp.p(window.to);
   const st = fp.p(step);
   for (const r of await rows(
     conn,
+    // Most flows fall inside one bucket and the window: summed as they are; the rest are cut per bucket.
     `WITH f AS (
-       SELECT start_time AS s, end_time AS e, (bytes_tx + bytes_rx)::HUGEINT AS b, (packets_tx + packets_rx)::HUGEINT AS p
-       FROM v_tsf WHERE ${fwhere}
+       SELECT start_time AS s, end_time AS e, (bytes_tx + bytes_rx)::HUGEINT AS b, (packets_tx + packets_rx)::HUGEINT AS p,
+              (greatest(start_time, ${from}) - ${from}) // ${st} AS k0, (least(end_time, ${to} - 1) - ${from}) // ${st} AS k1
+       FROM ${fsource} WHERE ${fwhere}
      ),
-     x AS (
-       SELECT s, e, b, p, unnest(range((greatest(s, ${from}) - ${from}) // ${st}, (least(e, ${to} - 1) - ${from}) // ${st} + 1)) AS k
-       FROM f
-     ),
-     y AS (SELECT k, s, e, b, p, greatest(s, ${from} + k * ${st}) AS lo, least(e, ${from} + (k + 1) * ${st}) AS hi FROM x)
-     SELECT k,
-       sum(CASE WHEN e = s THEN b ELSE b * (hi - s) // (e - s) - b * (lo - s) // (e - s) END) AS bytes,
-       sum(CASE WHEN e = s THEN p ELSE p * (hi - s) // (e - s) - p * (lo - s) // (e - s) END) AS packets
-     FROM y GROUP BY k`,
+     whole AS (SELECT k0 AS k, b, p FROM f WHERE k0 = k1 AND s >= ${from} AND e < ${to}),
+     x AS (SELECT s, e, b, p, unnest(range(k0, k1 + 1)) AS k FROM f WHERE NOT (k0 = k1 AND s >= ${from} AND e < ${to})),
+     y AS (SELECT k, s, e, b, p, greatest(s, ${from} + k * ${st}) AS lo, least(e, ${from} + (k + 1) * ${st}) AS hi FROM x),
+     cut AS (
+       SELECT k, CASE WHEN e = s THEN b ELSE b * (hi - s) // (e - s) - b * (lo - s) // (e - s) END AS b,
+                 CASE WHEN e = s THEN p ELSE p * (hi - s) // (e - s) - p * (lo - s) // (e - s) END AS p
+       FROM y
+     )
+     SELECT k, sum(b) AS bytes, sum(p) AS packets FROM (SELECT * FROM whole UNION ALL SELECT * FROM cut) GROUP BY k`,
     fp,
   )) {
     const k = num(r.k);
