@@ -324,3 +324,23 @@ test("redis, mqtt, kafka, dubbo: none of them claims a flow of DeepFlow's captur
     for (const p of mine) assert.equal(engine.stats.detected[p], undefined, `${f}: claimed as ${p}`);
   }
 });
+
+test("redis RESP3 capture: tshark's RESP dissector sees the same commands per connection (pipelined ones included) and the same error replies", { skip: !existsSync(join(RESP3, 'redis.pcap')) }, async () => {
+  const pcap = join(RESP3, 'redis.pcap');
+  const { records } = await runCapture(pcap, { registry: registry() });
+  const rows = records.filter((r) => r.l7Protocol === 'redis');
+  const t = tsharkFields(pcap, ['tcp.srcport', 'tcp.dstport', '_ws.col.Info'], ['-d', 'tcp.port==6390,resp', '-Y', 'resp']);
+  const ports = new Set(rows.filter((r) => r.serverPort === 6390).map((r) => r.clientPort));
+  assert.equal(ports.size, 4);
+  for (const port of ports) {
+    // tshark 4.0 shows a pipelined segment as one "Request:" line with every command; a long value as
+    // BulkString(n), which Flowscope keeps cut at 512 bytes; the AUTH password Flowscope masks.
+    const theirs = t.filter((x) => Number(x[0]) === port).flatMap((x) => x[2].replace(/^Request: /, '').split(/\s+/))
+      .filter((w) => w !== '' && !/^BulkString\(\d+\)$/.test(w) && w !== 'wrongpass');
+    const mine = rows.filter((r) => r.clientPort === port && r.duration !== null).sort((a, b) => a.startTime - b.startTime)
+      .flatMap((r) => r.requestResource!.split(' ')).filter((w) => w.length < 512 && w !== '?');
+    assert.deepEqual(mine, theirs, `client port ${port}`);
+    const errors = t.filter((x) => Number(x[1]) === port).flatMap((x) => x[2].split('Error: ').slice(1)).length;
+    assert.equal(rows.filter((r) => r.clientPort === port && r.responseStatus === 'server_error').length, errors, `client port ${port}: errors`);
+  }
+});
