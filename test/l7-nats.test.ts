@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NATS, natsEndpoint } from '../src/engine/l7/nats';
+import { NATS, natsEndpoint, natsErrStatus } from '../src/engine/l7/nats';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import type { RequestRecord } from '../src/shared/records';
 import { Decoder } from '../src/engine/decode/decoder';
@@ -165,4 +165,13 @@ test('nats sample: a segment lost inside a 4000-byte payload: that row is kept, 
   assert.ok(lost.engine.stats.gaps >= 1, 'the loss is seen');
   assert.equal(lost.records.length, whole.length);
   assert.deepEqual(lost.records.map(essentials), whole.map(essentials));
+});
+
+test('nats -ERR classes: the server\'s own trouble is a server error, the client\'s mistakes client errors', () => {
+  assert.equal(natsErrStatus('Slow Consumer'), 'server_error');
+  assert.equal(natsErrStatus('Stale Connection'), 'server_error');
+  assert.equal(natsErrStatus('maximum connections exceeded'), 'server_error');
+  for (const e of ['Authorization Violation', 'Unknown Protocol Operation', 'Invalid Publish Subject', 'Maximum Payload Violation', 'Permissions Violation for Publish to "x"', 'Parser Error']) {
+    assert.equal(natsErrStatus(e), 'client_error', e);
+  }
 });

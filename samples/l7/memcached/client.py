@@ -22,6 +22,9 @@ def text_answer(buf):
     if i < 0:
         return None
     first = buf[:i].split(b' ')
+    if first[0] == b'VA':
+        size = int(first[1])
+        return i + 2 + size + 2 if len(buf) >= i + 2 + size + 2 else None
     if first[0] not in (b'VALUE', b'STAT'):
         return i + 2
     p = 0
@@ -103,6 +106,12 @@ def text_conn(port):
     truth.append({'proto': 'text', 'client_port': client_port, 'command': None, 'line': None, 'noreply': False,
                   'note': 'answer to the leftover bytes of the bad chunk', 'response_line': ans.split(b'\r\n', 1)[0].decode('latin1'),
                   'response_length': len(ans)})
+    # Meta commands (memcached >= 1.6).
+    req('ms mk 2 T0', b'hi', note='meta set: HD')
+    req('mg mk v', note='meta get hit: VA with a data block')
+    req('mg nokey v', note='meta get miss: EN')
+    req('md mk', note='meta delete: HD')
+    req('mn', note='meta no-op: MN')
     req('flush_all')
     s.sendall(b'quit\r\n')
     truth.append({'proto': 'text', 'client_port': client_port, 'command': 'quit', 'line': 'quit', 'request_length': 6,

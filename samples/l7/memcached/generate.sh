@@ -4,6 +4,7 @@
 # driven by client.py over the text and the binary protocol, captured with tcpdump.
 # Needs: memcached, tcpdump, python3, iproute2; root.
 set -eu
+PCAP=memcached.pcap
 cd "$(dirname "$0")"
 NS=fs-memcached-gen
 ip netns del $NS 2>/dev/null || true
@@ -16,6 +17,8 @@ ip netns exec $NS memcached -u nobody -l 127.0.0.1 -p 11211 -U 0 -I 4k -o slab_c
 MC=$!
 sleep 1
 ip netns exec $NS python3 client.py 127.0.0.1 11211 memcached.truth.json
-sleep 0.5
-kill $TD; wait $TD 2>/dev/null || true
+# tcpdump may lag behind on a busy machine: stop it only once the capture has stopped growing.
+last=-1
+while [ "$(stat -c %s "$PCAP")" != "$last" ]; do last=$(stat -c %s "$PCAP"); sleep 1; done
+kill -INT $TD; wait $TD 2>/dev/null || true
 ls -l memcached.pcap

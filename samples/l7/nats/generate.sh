@@ -3,6 +3,7 @@
 # second, one requiring a password), driven by client.py, captured with tcpdump (loopback MTU 1500).
 # Needs: nats-server, tcpdump, python3, iproute2; root.
 set -eu
+PCAP=nats.pcap
 cd "$(dirname "$0")"
 NS=fs-nats-gen
 ip netns del $NS 2>/dev/null || true
@@ -19,6 +20,8 @@ ip netns exec $NS nats-server -a 127.0.0.1 -p 4223 --user app --pass secret &
 B=$!
 sleep 1
 ip netns exec $NS python3 client.py 127.0.0.1 4222 4223 nats.truth.json
-sleep 0.5
-kill $TD; wait $TD 2>/dev/null || true
+# tcpdump may lag behind on a busy machine: stop it only once the capture has stopped growing.
+last=-1
+while [ "$(stat -c %s "$PCAP")" != "$last" ]; do last=$(stat -c %s "$PCAP"); sleep 1; done
+kill -INT $TD; wait $TD 2>/dev/null || true
 ls -l nats.pcap
