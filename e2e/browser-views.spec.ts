@@ -88,7 +88,7 @@ test.afterAll(async () => {
 });
 
 test('views of the k8s sample match the truth: map edges and their RED, the error requests, the brushed window, the theme', async ({ page }, testInfo) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000); // one person's whole session; ~70 s on an idle 2-core machine
   await page.setViewportSize({ width: 1440, height: 900 });
   const problems: string[] = [];
   page.on('console', (message) => {
@@ -278,6 +278,11 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   await page.getByRole('tab', { name: 'Edges' }).click();
   await expect(page.getByRole('table', { name: 'RED by edge' }).locator('tbody tr')).toHaveCount(expectedEdges.length);
   await shot(page, testInfo, '08-red-edges');
+  // Endpoints: every decoded request falls in exactly one endpoint row.
+  await page.getByRole('tab', { name: 'Endpoints' }).click();
+  await expect(page.getByRole('table', { name: 'RED by endpoint' })).toBeVisible();
+  await expect(redCount).toContainText(`${allParsed.length} requests`);
+  await shot(page, testInfo, '08b-red-endpoints');
   await page.getByRole('tab', { name: 'Services' }).click();
 
   const chart = page.getByTestId('time-chart');

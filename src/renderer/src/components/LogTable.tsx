@@ -86,7 +86,8 @@ export function LogTable<Row>(props: {
     load(0);
   }, [queryKey, load]);
 
-  useEffect(() => onTotal?.(current.total), [current.total, onTotal]);
+  // An error leaves the count unknown, not zero.
+  useEffect(() => onTotal?.(current.error ? null : current.total), [current.total, current.error, onTotal]);
 
   const virtualizer = useVirtualizer({
     count: current.total ?? 0,

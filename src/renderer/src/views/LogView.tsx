@@ -52,7 +52,7 @@ export function LogView<Row extends object>(props: {
         <FilterBar label={`Filter ${props.kind}`} fields={props.fields} filter={filter} onChange={props.onFilter} presets={props.presets} />
         <span className="toolbar__spacer" />
         <span className="muted" data-testid={`${props.kind}-total`}>
-          {total === null ? 'Loading…' : `${formatCount(total)} ${props.kind === 'requests' ? (total === 1 ? 'request' : 'requests') : total === 1 ? 'flow' : 'flows'}`}
+          {total === null ? '—' : `${formatCount(total)} ${props.kind === 'requests' ? (total === 1 ? 'request' : 'requests') : total === 1 ? 'flow' : 'flows'}`}
         </span>
         <label className="toggle">
           <input type="checkbox" checked={allHops} onChange={(e) => setAllHops(e.target.checked)} /> Every hop

@@ -433,7 +433,11 @@ function NodeFacts(props: { node: MapNode }) {
 
 function Legend() {
   return (
-    <span className="legend" aria-label="Health colours">
+    <span
+      className="legend"
+      aria-label="Health colours"
+      title="Failure: server errors ≥ 10 % of responses, all errors ≥ 20 %, or timeouts ≥ 10 %. Degraded: errors or timeouts above 0.1 %. Dashed blue: TCP/UDP without decoded requests."
+    >
       {(['healthy', 'degraded', 'failure', 'idle'] as Health[]).map((h) => (
         <span key={h} className="legend__item">
           <span className={`dot dot--${h}`} aria-hidden="true" />
