@@ -3,10 +3,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs, UsageError } from './args';
 import { ProgressBar } from './progress';
-import { formatSummary } from './format';
+import { formatCount, formatDuration, formatPercent, formatSummary } from './format';
+import { formatRequestPage } from './requests';
 import { Store } from '../engine/store/store';
 import { captureSummary } from '../engine/store/summary';
 import { importCaptures } from '../engine/import';
+import { Views } from '../engine/store/views';
+import type { LogPage, RedRow, RedStats, RequestRow } from '../shared/views';
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
   const args = parseArgs(argv, ['db', 'top', 'workers'], ['json', 'quiet']);
@@ -38,12 +41,14 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     const ids = results.map((r) => r.capture.captureId);
     const summary = await captureSummary(store, ids, { topConversations: top });
     const requests = await requestMix(store, ids);
+    const views = await requestViews(store, ids, top);
     const errors = results.filter((r) => r.error).map((r) => r.error!.message);
     if (json) {
-      process.stdout.write(JSON.stringify({ db: dbPath, captures: results.map((r) => r.capture), summary, requests, errors }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ db: dbPath, captures: results.map((r) => r.capture), summary, requests, views, errors }, null, 2) + '\n');
     } else {
       process.stdout.write(formatSummary(summary));
       process.stdout.write(formatRequestMix(requests));
+      process.stdout.write(formatRequestViews(views));
       if (dbPath !== ':memory:') process.stdout.write(`\nStored in ${dbPath} — try: flowscope query "SELECT * FROM flows LIMIT 10" --db ${dbPath}\n`);
     }
     for (const e of errors) process.stderr.write(`flowscope: ${e} (everything before it was kept)\n`);
@@ -90,4 +95,59 @@ function formatRequestMix(mix: RequestMix[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return `\nRequests (one row per observation point that saw the request)\n${[head, ...rows].map(line).join('\n')}\n`;
+}
+
+/** What `analyze` shows of the request views: each request counted once (shared/views.ts). */
+export interface RequestViews {
+  /** RED per L7 protocol. */
+  protocols: ({ protocol: string } & RedStats)[];
+  /** Endpoints with the most requests, with their RED. */
+  topEndpoints: RedRow[];
+  /** Longest answered requests. */
+  slowest: LogPage<RequestRow>;
+  /** Requests answered with client_error or server_error. */
+  failing: LogPage<RequestRow>;
+}
+
+async function requestViews(store: Store, ids: number[], top: number): Promise<RequestViews> {
+  const views = new Views(store);
+  try {
+    const scope = { captureIds: ids };
+    const protocols = await views.redByProtocol(scope);
+    const topEndpoints = (await views.red({ ...scope, groupBy: 'endpoint', limit: top })).rows;
+    const slowest = await views.requestLog({ ...scope, sort: { field: 'duration', desc: true }, filter: [{ field: 'duration', op: '>=', value: 0 }], limit: Math.min(top, 1000) });
+    const failing = await views.requestLog({
+      ...scope,
+      filter: [{ field: 'response_status', op: 'in', value: ['client_error', 'server_error'] }],
+      limit: Math.min(top, 1000),
+    });
+    return { protocols, topEndpoints, slowest, failing };
+  } finally {
+    await views.close();
+  }
+}
+
+function formatRequestViews(v: RequestViews): string {
+  const out: string[] = [];
+  const table = (head: string[], rows: string[][]): string => {
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    return [head, ...rows].map(line).join('\n');
+  };
+  const d = (us: number | null) => (us === null ? '-' : formatDuration(us));
+  const red = (r: RedStats) => [formatCount(r.requests), r.rate.toFixed(2), formatPercent(r.errorRatio), formatPercent(r.timeoutRatio), d(r.durationP50), d(r.durationP99), d(r.durationMax)];
+  const redHead = ['requests', 'req/s', 'errors', 'timeouts', 'p50', 'p99', 'max'];
+  out.push('\nProtocol mix (each request once, at one observation point)');
+  out.push(v.protocols.length === 0 ? '  none' : table(['protocol', ...redHead], v.protocols.map((p) => [p.protocol, ...red(p)])));
+  out.push('\nTop endpoints');
+  out.push(
+    v.topEndpoints.length === 0
+      ? '  none'
+      : table(['server', 'protocol', 'endpoint', ...redHead], v.topEndpoints.map((r) => [r.server, r.protocol, r.endpoint ?? '', ...red(r)])),
+  );
+  out.push('\nSlowest requests');
+  out.push(v.slowest.rows.length === 0 ? '  none' : formatRequestPage(v.slowest).trimEnd());
+  out.push('\nFailing requests');
+  out.push(v.failing.rows.length === 0 ? '  none' : formatRequestPage(v.failing).trimEnd());
+  return out.join('\n') + '\n';
 }

@@ -2,6 +2,7 @@
 
 import { analyzeCommand } from './analyze';
 import { queryCommand } from './query';
+import { requestsCommand } from './requests';
 import { serveCommand } from './serve';
 import { UsageError } from './args';
 import { CaptureError } from '../engine/capture/types';
@@ -15,6 +16,10 @@ Usage:
       --workers N shards flows over N threads (default 1; see bench/RESULTS.md before raising it).
   flowscope query "<SQL>" --db PATH [--json] [--max-rows N]
       Run SQL against a store (tables: captures, interfaces, flows, requests, spans).
+  flowscope requests <capture...> | --db PATH [--filter "field op value"]... [--sort field[:desc]]
+                    [--limit N] [--offset N] [--grouping service|pod|ip] [--all-hops] [--json]
+      The request log, each request once however many hops saw it (--all-hops: every hop's row).
+      Filter ops: = != < <= > >= contains in, e.g. --filter "response_status in (client_error, server_error)".
   flowscope serve [capture...] [--port N] [--host ADDR] [--db PATH]
       Serve the UI and the API to a browser on 127.0.0.1 (random token in the printed URL),
       importing the captures given. Without --db the store is in memory (not kept).
@@ -29,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
       return analyzeCommand(rest);
     case 'query':
       return queryCommand(rest);
+    case 'requests':
+      return requestsCommand(rest);
     case 'serve':
       return serveCommand(rest);
     case '--version':

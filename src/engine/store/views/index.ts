@@ -21,13 +21,14 @@ import type {
   ServiceMapRequest,
   TimeSeries,
   TimeSeriesRequest,
+  ViewScope,
 } from '../../../shared/views';
 import type { Store } from '../store';
 import type { ViewContext } from './context';
 import { buildFlowOnce, buildRequestOnce } from './dedupe';
 import { flowLog, requestLog } from './logs';
 import { networkTable } from './network';
-import { redTable } from './red';
+import { redByProtocol, redTable } from './red';
 import { serviceMap } from './service-map';
 import { rows } from './sql';
 import { timeSeries } from './time-series';
@@ -66,6 +67,11 @@ export class Views {
 
   red(req: RedRequest): Promise<RedTable> {
     return this.run((ctx) => redTable(ctx, req));
+  }
+
+  /** RED per L7 protocol (for the CLI's summary; not an API method). */
+  redByProtocol(scope: ViewScope): ReturnType<typeof redByProtocol> {
+    return this.run((ctx) => redByProtocol(ctx, scope));
   }
 
   network(req: NetworkRequest): Promise<NetworkRow[]> {

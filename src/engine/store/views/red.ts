@@ -8,7 +8,7 @@
 //   quantiles from DuckDB's approx_quantile (a t-digest: exact for small sets, within about 1% of rank
 //   on large ones; exact quantile_cont cost 3× as much on 1M requests).
 import { ApiError } from '../../../shared/api';
-import type { RedRequest, RedRow, RedStats, RedTable } from '../../../shared/views';
+import type { RedRequest, RedRow, RedStats, RedTable, ViewScope } from '../../../shared/views';
 import type { ViewContext } from './context';
 import { rowsInScope } from './dedupe';
 import { columnsNamed, filterSql, REQUEST_COLUMNS } from './filter';
@@ -161,4 +161,14 @@ export async function redTable(ctx: ViewContext, req: RedRequest): Promise<RedTa
     }
   }
   return { window, rows: out };
+}
+
+/** RED per L7 protocol (no grouping by node): what `flowscope analyze` prints as the protocol mix. */
+export async function redByProtocol(ctx: ViewContext, scope: ViewScope): Promise<({ protocol: string } & RedStats)[]> {
+  checkScope(scope, 'redByProtocol');
+  const window = await resolveWindow(ctx.conn, scope);
+  const params = new Params();
+  const source = rowsInScope(await ctx.requestTable(scope.captureIds), 'request', scope, 'ip', params);
+  const found = await rows(ctx.conn, `SELECT l7_protocol, ${RED_AGGREGATES} FROM ${source} GROUP BY ALL ORDER BY red_requests DESC, l7_protocol`, params);
+  return found.map((r) => ({ protocol: String(r.l7_protocol), ...redStats(r, window) }));
 }
