@@ -219,3 +219,34 @@ test('seeded fuzz: mutated real MySQL payloads never throw nor hang the parser o
     MYSQL.detect(b, 0, b.length, ctx);
   }
 });
+
+test('loss: dropping any one packet of the capture changes only the exchange it carried (and SQL known only from it)', async () => {
+  const pk = await readPackets(PCAP);
+  // A row as a user reads it; the SQL of a statement whose Parse/PREPARE was lost is unknowable (null).
+  const key = (r: RequestRecord): string => `${r.clientPort} ${r.requestType} ${r.responseStatus} ${r.responseResult ?? r.responseCode}`;
+  const base = runPackets(pk, { registry: registry() }).records;
+  let worst = 0;
+  let small = 0;
+  let drops = 0;
+  for (let i = 0; i < pk.length; i++) {
+    if (pk[i].data.length <= 66) continue; // handshake and pure ACKs (66 bytes: no payload)
+    const { records, engine } = runPackets(pk.filter((_, j) => j !== i), { registry: registry() });
+    assert.equal(engine.stats.parserErrors, 0);
+    // Rows missing, added or changed; a null SQL where the statement's Parse/PREPARE was lost matches.
+    const left = base.map((r) => ({ k: key(r), sql: r.requestResource }));
+    let diff = 0;
+    for (const r of records) {
+      let at = left.findIndex((w) => w.k === key(r) && w.sql === r.requestResource);
+      if (at < 0 && r.requestResource === null) at = left.findIndex((w) => w.k === key(r));
+      if (at >= 0) left.splice(at, 1);
+      else diff++;
+    }
+    diff += left.length;
+    worst = Math.max(worst, diff);
+    if (diff <= 2) small++;
+    drops++;
+  }
+  assert.ok(drops >= 20, `${drops} packets dropped one at a time`);
+  assert.ok(worst <= 2, `worst case ${worst} rows changed`);
+  assert.ok(small >= drops * 0.9, `${small} of ${drops} drops change at most the one exchange (request row + lone response)`);
+});

@@ -105,6 +105,8 @@ export class PostgresqlParser implements L7FlowParser {
   private encrypted = false;
   /** The server's next byte answers an SSLRequest / GSSENCRequest ('S'/'G' yes, 'N' no). */
   private awaitEncryptionAnswer = false;
+  /** The answer was lost to a gap: the client's next bytes tell (a TLS ClientHello, or a plain startup). */
+  private encryptionAnswerLost = false;
   /** Open extended-protocol batch (until Sync). */
   private batch: L7Message | null = null;
   private batchHasParse = false;
@@ -120,6 +122,13 @@ export class PostgresqlParser implements L7FlowParser {
 
   data(dir: Dir, buf: Buffer, off: number, len: number, seq: number, tsUs: number): void {
     if (this.encrypted) return;
+    if (this.encryptionAnswerLost && !this.isServer(dir) && len > 0) {
+      this.encryptionAnswerLost = false;
+      if (buf[off] === 0x16) {
+        this.encrypted = true;
+        return;
+      }
+    }
     const h = this.half[dir];
     const end = off + len;
     let i = off;
@@ -409,6 +418,10 @@ export class PostgresqlParser implements L7FlowParser {
   gap(dir: Dir, _seq: number, len: number, tsUs: number): void {
     if (this.encrypted) return;
     const h = this.half[dir];
+    if (this.awaitEncryptionAnswer && this.isServer(dir)) {
+      this.awaitEncryptionAnswer = false;
+      this.encryptionAnswerLost = true;
+    }
     if (h.lost) return;
     if (h.bodyLen >= 0 && len <= h.bodyLen - h.bodyHave) {
       // Bytes of one message body are missing: keep the framing, the message is cut.
