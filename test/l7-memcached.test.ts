@@ -224,3 +224,18 @@ test('memcached sample: a segment lost inside a 3000-byte value: that row is kep
   assert.equal(lost.records.length, whole.length);
   assert.deepEqual(lost.records.map(essentials), whole.map(essentials));
 });
+
+test('memcached sample: a capture that starts mid-connection (first 40 % of packets gone): later rows of the text and binary connections are found as in the whole capture', async () => {
+  const packets = await readPackets(PCAP);
+  const whole = runPackets(packets, { registry: registry() }).records;
+  const cut = Math.floor(packets.length * 0.4);
+  const part = runPackets(packets.slice(cut), { registry: registry() }).records;
+  const after = packets[cut + 4].tsUs;
+  const expected = whole.filter((r) => r.startTime > after && (() => true)(r));
+  assert.ok(expected.length >= 5, `rows after the cut: ${expected.length}`);
+  for (const w of expected) {
+    const r = part.find((x) => x.reqTcpSeq === w.reqTcpSeq && x.requestType === w.requestType);
+    assert.ok(r, `${w.requestType} ${w.requestResource} after the cut`);
+    assert.deepEqual(essentials(r), essentials(w));
+  }
+});

@@ -175,3 +175,18 @@ test('nats -ERR classes: the server\'s own trouble is a server error, the client
     assert.equal(natsErrStatus(e), 'client_error', e);
   }
 });
+
+test('nats sample: a capture that starts mid-connection (first 20 % of packets gone): later rows of the plain connection (verbose mode is only known from CONNECT) are found as in the whole capture', async () => {
+  const packets = await readPackets(PCAP);
+  const whole = runPackets(packets, { registry: registry() }).records;
+  const cut = Math.floor(packets.length * 0.2);
+  const part = runPackets(packets.slice(cut), { registry: registry() }).records;
+  const after = packets[cut + 4].tsUs;
+  const expected = whole.filter((r) => r.startTime > after && ((r: RequestRecord) => r.clientPort === truth[0].client_port)(r));
+  assert.ok(expected.length >= 5, `rows after the cut: ${expected.length}`);
+  for (const w of expected) {
+    const r = part.find((x) => x.reqTcpSeq === w.reqTcpSeq && x.requestType === w.requestType);
+    assert.ok(r, `${w.requestType} ${w.requestResource} after the cut`);
+    assert.deepEqual(essentials(r), essentials(w));
+  }
+});
