@@ -31,8 +31,11 @@ interface TruthRequest {
   status: string | number;
   error_class: string;
   start_us: number;
+  connection: string;
+  x_request_id?: string | null;
 }
 interface Truth {
+  connections: { id: string; client_port: number }[];
   topology: { pods: { name: string; ip: string }[]; services: { name: string; ip: string; pod: string }[] };
   requests: TruthRequest[];
   expected: { per_edge: TruthEdge[] };
@@ -254,6 +257,17 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   await expect(rowDetails.getByRole('heading', { name: 'Timings' })).toBeVisible();
   await expect(rowDetails.getByRole('heading', { name: 'TCP' })).toBeVisible();
   await expect(rowDetails.getByRole('heading', { name: 'Trace' })).toBeVisible();
+  // Arrow keys move the open details along: the first failing HTTP request (by time) shows the
+  // x-request-id its client sent and the client port it used, as the truth recorded them.
+  const byTime = [...failing].sort((a, b) => a.start_us - b.start_us);
+  const firstHttp = byTime.findIndex((r) => r.protocol === 'http');
+  for (let i = 0; i < firstHttp; i++) await page.keyboard.press('ArrowDown');
+  const want = byTime[firstHttp];
+  const conn = truth.connections.find((c) => c.id === want.connection)!;
+  await expect(rowDetails.getByRole('heading', { level: 2 })).toHaveText(`HTTP ${want.method} ${want.resource}`);
+  await expect(fact(rowDetails, 'xRequestId0')).toHaveText(want.x_request_id ?? '—');
+  await expect(fact(rowDetails, 'clientPort')).toHaveText(String(conn.client_port));
+  await expect(fact(rowDetails, 'responseCode')).toHaveText(String(want.status));
   await shot(page, testInfo, '05-requests-details');
   await page.keyboard.press('Escape');
   await expect(rowDetails).toBeHidden();

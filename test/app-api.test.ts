@@ -170,7 +170,7 @@ test('handlers refuse untrusted senders and malformed requests before calling th
 });
 
 test('a call makes the whole trip and a failure arrives as an ApiError with its code', async () => {
-  const service: FlowscopeService = {
+  const service: Partial<FlowscopeService> = {
     appInfo: async () => ({ name: 'Flowscope', version: '0.1.0', platform: 'linux', arch: 'x64', versions: {}, engine: 'test' }),
     openCapture: async ({ paths }) => ({ captureIds: paths.map((_, i) => i + 1), importIds: paths.map((_, i) => `import-${i + 1}`), rejected: [] }),
     listCaptures: async () => [],

@@ -10,7 +10,7 @@ import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
 import { Transport, type Dir, type L7FlowParser, type L7Message, type L7Protocol, type MessageSink } from '../src/engine/l7/types';
-import { FLOWGEN, runCapture, readPackets, rng, tsharkFields } from './l7-helpers';
+import { FLOWGEN, runCapture, readPackets, rng, sameRowsWhenCut, tsharkFields } from './l7-helpers';
 
 const registry = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, DUBBO]);
 
@@ -172,4 +172,9 @@ test('dubbo fuzz: mutated real Dubbo streams never throw or hang and end every m
     .map((x) => Buffer.from(x));
   const n = fuzz(DUBBO, pair, tokens, 17, 400, () => {});
   assert.ok(n > 1000, `${n} messages`);
+});
+
+test('dubbo: the same rows when every segment of real captures is cut into 1..7-byte pieces, in order and shuffled', { timeout: 120_000 }, async () => {
+  const n = await sameRowsWhenCut(DUBBO, ['dubbo_hessian2', 'dubbo-kryo'].map((f) => join(FLOWGEN, `dubbo/${f}.pcap`)));
+  assert.ok(n >= 3, `${n} rows`);
 });

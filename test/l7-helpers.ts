@@ -1,11 +1,15 @@
 // Shared by the l7-*.test.ts files: run captures through decode → a minimal flow keying → L7Engine, the
 // way the flow table will drive it. Not a test file itself.
 
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { openCapture } from '../src/engine/capture/open';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodeStatus, DecodedPacket, IPPROTO_TCP, IPPROTO_UDP, ipToString } from '../src/engine/decode/packet';
 import { L7Engine, type L7EngineOptions } from '../src/engine/l7/engine';
+import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
+import type { L7Protocol } from '../src/engine/l7/types';
+import { prng as rng } from './prng';
 import type { RequestRecord } from '../src/shared/records';
 
 export const FLOWGEN = '/work/shared/fixtures/deepflow/agent/resources/test/flow_generator';
@@ -127,4 +131,81 @@ export function tsharkFields(path: string, fields: string[], extra: string[] = [
 }
 
 /** Deterministic PRNG for fuzzing and shuffles (the tests' one mulberry32). */
-export { prng as rng } from './prng';
+export { rng };
+
+// ---- The same rows when every segment is cut into tiny pieces, in order and shuffled ----
+/**
+ * Each TCP payload packet replaced by pieces of 1..maxPiece bytes (IPv4; sequence numbers adjusted) — except
+ * a flow's first payload packet: protocol inference looks at one segment at a time (engine README).
+ */
+export function tinySegments(packets: RawPacket[], seed: number, maxPiece: number, shuffle: boolean): RawPacket[] {
+  const rand = rng(seed);
+  const d = new Decoder();
+  const p = new DecodedPacket();
+  const out: RawPacket[] = [];
+  const flows = new Set<string>();
+  for (const raw of packets) {
+    if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok || p.protocol !== 6 || p.ipVersion !== 4 || p.tunnelType !== 0 || p.capturedPayloadLen !== p.payloadLen || p.capturedPayloadLen < 2) {
+      out.push(raw);
+      continue;
+    }
+    const flow = `${raw.ifIndex}|${Math.min(p.srcPort, p.dstPort)}|${Math.max(p.srcPort, p.dstPort)}`;
+    if (!flows.has(flow)) {
+      flows.add(flow);
+      out.push(raw);
+      continue;
+    }
+    const l3 = p.l3Offset;
+    const l4 = p.l4Offset;
+    const pay = p.payloadOffset;
+    const seq = p.tcpSeq;
+    const payload = Buffer.from(raw.data.subarray(pay, pay + p.capturedPayloadLen));
+    const pieces: RawPacket[] = [];
+    for (let at = 0; at < payload.length; ) {
+      const n = Math.min(payload.length - at, 1 + Math.floor(rand() * maxPiece));
+      const head = Buffer.from(raw.data.subarray(0, pay));
+      head.writeUInt16BE(pay - l3 + n, l3 + 2);
+      head.writeUInt32BE((seq + at) >>> 0, l4 + 4);
+      if (at + n < payload.length) head[l4 + 13] &= ~0x01; // FIN on the last piece only
+      head.writeUInt16BE(0, l3 + 10);
+      let sum = 0;
+      for (let k = l3; k < l3 + 20; k += 2) sum += head.readUInt16BE(k);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      head.writeUInt16BE(~sum & 0xffff, l3 + 10);
+      pieces.push({ ...raw, data: Buffer.concat([head, payload.subarray(at, at + n)]) });
+      at += n;
+    }
+    if (shuffle) {
+      // Out of order within the packet, but the first piece first (it carries the message start time).
+      for (let k = pieces.length - 1; k > 1; k--) {
+        const j = 1 + Math.floor(rand() * k);
+        [pieces[k], pieces[j]] = [pieces[j], pieces[k]];
+      }
+    }
+    out.push(...pieces);
+  }
+  return out;
+}
+
+export async function sameRowsWhenCut(proto: L7Protocol, pcaps: string[]): Promise<number> {
+  let n = 0;
+  for (const pcap of pcaps) {
+    const packets = await readPackets(pcap);
+    const reg = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, proto]);
+    const strip = (rs: RequestRecord[]): unknown[] => rs.map(({ requestId: _id, endTime: _e, ...rest }) => rest);
+    const base = runPackets(packets, { registry: reg() });
+    const whole = base.records;
+    assert.ok(whole.length > 0, pcap);
+    assert.equal(base.engine.stats.gaps, 0, `${pcap}: a capture without loss`);
+    for (const [seed, shuffle] of [[1, false], [2, true]] as const) {
+      const cut = runPackets(tinySegments(packets, seed, 7, shuffle), { registry: reg() });
+      assert.equal(cut.engine.stats.gaps, 0, pcap);
+      // End times may move to a later piece of the last packet's payload only when shuffled: compared apart.
+      assert.deepEqual(strip(cut.records), strip(whole), `${pcap} cut in 1..7-byte pieces${shuffle ? ', shuffled' : ''}`);
+      if (!shuffle) assert.deepEqual(cut.records.map((r) => r.endTime), whole.map((r) => r.endTime));
+    }
+    n += whole.length;
+  }
+  return n;
+}
+

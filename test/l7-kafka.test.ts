@@ -10,7 +10,7 @@ import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
 import { Transport, type Dir, type L7FlowParser, type L7Message, type L7Protocol, type MessageSink } from '../src/engine/l7/types';
-import { FLOWGEN, runCapture, readPackets, rng, tsharkFields } from './l7-helpers';
+import { FLOWGEN, runCapture, readPackets, rng, sameRowsWhenCut, tsharkFields } from './l7-helpers';
 
 const registry = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, KAFKA]);
 
@@ -183,4 +183,9 @@ test('kafka fuzz: mutated real Kafka streams never throw or hang, end every mess
     assert.ok((p as unknown as { inflight: unknown[] }).inflight.length <= MAX_INFLIGHT);
   });
   assert.ok(n > 1500, `${n} messages`);
+});
+
+test('kafka: the same rows when every segment of real captures is cut into 1..7-byte pieces, in order and shuffled', { timeout: 120_000 }, async () => {
+  const n = await sameRowsWhenCut(KAFKA, ['00-produce-v7-sw8', '01-fetch-v12-ok', 'mixed-with-unsupported'].map((f) => join(FLOWGEN, `kafka/${f}.pcap`)));
+  assert.ok(n >= 3, `${n} rows`);
 });

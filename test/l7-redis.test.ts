@@ -13,7 +13,7 @@ import type { RequestRecord } from '../src/shared/records';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
 import { Transport, type Dir, type L7FlowParser, type L7Message, type L7Protocol, type MessageSink } from '../src/engine/l7/types';
-import { FLOWGEN, SAMPLES, runCapture, readPackets, rng, tsharkFields } from './l7-helpers';
+import { FLOWGEN, SAMPLES, runCapture, readPackets, rng, sameRowsWhenCut, tsharkFields } from './l7-helpers';
 
 const registry = (): ProtocolRegistry => new ProtocolRegistry([...BUILTIN_PROTOCOLS, REDIS]);
 
@@ -343,4 +343,9 @@ test("redis RESP3 capture: tshark's RESP dissector sees the same commands per co
     const errors = t.filter((x) => Number(x[1]) === port).flatMap((x) => x[2].split('Error: ').slice(1)).length;
     assert.equal(rows.filter((r) => r.clientPort === port && r.responseStatus === 'server_error').length, errors, `client port ${port}: errors`);
   }
+});
+
+test('redis: the same rows when every segment of real captures is cut into 1..7-byte pieces, in order and shuffled', { timeout: 120_000 }, async () => {
+  const n = await sameRowsWhenCut(REDIS, [join(RESP3, 'redis.pcap'), join(SAMPLES, 'k8s-node2.pcapng')]);
+  assert.ok(n >= 3, `${n} rows`);
 });

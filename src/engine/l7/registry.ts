@@ -2,8 +2,20 @@
 // ports and what an earlier flow to the same server endpoint turned out to be only decide the order in
 // which candidates are asked (SPEC.md "Requests").
 
+import { AMQP } from './amqp';
 import { DNS } from './dns';
+import { DUBBO } from './dubbo';
 import { HTTP1 } from './http1';
+import { HTTP2 } from './http2';
+import { KAFKA } from './kafka';
+import { MEMCACHED } from './memcached';
+import { MONGO } from './mongo';
+import { MQTT } from './mqtt';
+import { MYSQL } from './mysql';
+import { NATS } from './nats';
+import { POSTGRESQL } from './postgresql';
+import { REDIS } from './redis';
+import { TLS } from './tls';
 import { DETECT_SURE, Transport, type DetectContext, type L7Protocol } from './types';
 
 /** Server endpoints remembered (oldest forgotten first), as DeepFlow's AppTable (4096 per family). */
@@ -89,8 +101,27 @@ function safeDetect(p: L7Protocol, buf: Buffer, off: number, len: number, ctx: D
   }
 }
 
-/** The protocols built in, in inference order. */
-export const BUILTIN_PROTOCOLS: readonly L7Protocol[] = [HTTP1, DNS];
+/**
+ * The protocols built in, in inference order (DeepFlow's order where it has the protocol). Every
+ * module's detect() is strict enough to claim none of the others' captures (l7-*-coexistence and
+ * l7-deepflow tests), so the order matters only for weak, port-backed guesses.
+ */
+export const BUILTIN_PROTOCOLS: readonly L7Protocol[] = [
+  HTTP1,
+  HTTP2,
+  DUBBO,
+  MYSQL,
+  POSTGRESQL,
+  REDIS,
+  KAFKA,
+  MQTT,
+  DNS,
+  TLS,
+  MONGO,
+  MEMCACHED,
+  AMQP,
+  NATS,
+];
 
 export function defaultRegistry(): ProtocolRegistry {
   return new ProtocolRegistry(BUILTIN_PROTOCOLS);
