@@ -20,8 +20,8 @@ import { isTrustedRendererUrl, registerApiHandlers, type IpcMainLike } from '../
 
 // The methods the brief for this API asks for, written out independently of the definition.
 const EXPECTED_METHODS = [
-  'appInfo', 'cancelImport', 'captureSummary', 'flowLog', 'listCaptures', 'network', 'openCapture', 'query', 'red',
-  'requestLog', 'serviceMap', 'timeSeries',
+  'appInfo', 'cancelImport', 'captureSummary', 'flowLog', 'listCaptures', 'listMetadata', 'network', 'openCapture', 'query',
+  'red', 'removeMetadata', 'requestLog', 'serviceMap', 'timeSeries',
 ];
 
 type Listener = (event: unknown, ...args: unknown[]) => void;
@@ -80,9 +80,9 @@ const progress: ImportProgress = {
   flows: 1,
 };
 
-test('the definition lists exactly the expected methods and the importProgress event', () => {
+test('the definition lists exactly the expected methods and the importProgress and metadataChanged events', () => {
   assert.deepEqual([...API_METHOD_NAMES].sort(), EXPECTED_METHODS);
-  assert.deepEqual(API_EVENT_NAMES, ['importProgress']);
+  assert.deepEqual(API_EVENT_NAMES, ['importProgress', 'metadataChanged']);
 });
 
 test('the preload bridge exposes exactly the API methods, on and pathForFile', () => {
@@ -224,6 +224,6 @@ test('only our own page counts as a trusted sender', () => {
 });
 
 test('method and event channels are distinct per name', () => {
-  const channels = [...API_METHOD_NAMES.map(methodChannel), eventChannel('importProgress')];
+  const channels = [...API_METHOD_NAMES.map(methodChannel), ...API_EVENT_NAMES.map(eventChannel)];
   assert.equal(new Set(channels).size, channels.length);
 });

@@ -94,7 +94,7 @@ test('electron-vite build writes main, engine worker, sandbox-safe preload and r
       assert.equal((await host.call('appInfo', undefined)).version, 'built');
       const ended = new Promise<ImportProgress>((resolve) =>
         host.onEvent((event) => {
-          if (event.payload.phase !== 'reading') resolve(event.payload);
+          if (event.name === 'importProgress' && event.payload.phase !== 'reading') resolve(event.payload);
         }),
       );
       const opened = await host.call('openCapture', { paths: [FIXTURE] });

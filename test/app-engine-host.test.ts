@@ -44,6 +44,7 @@ function importsEnded(host: EngineHost, count: number): { events: ImportProgress
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   host.onEvent((event: ApiEvent) => {
+    if (event.name !== 'importProgress') return;
     events.push(event.payload);
     if (event.payload.phase !== 'reading' && ++ended === count) finish();
   });

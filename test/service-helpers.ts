@@ -3,7 +3,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import type { ImportProgress } from '../src/shared/api';
+import type { ImportProgress, MetadataChanged } from '../src/shared/api';
 import type { CaptureRecord } from '../src/shared/records';
 import type { CaptureSummary } from '../src/shared/summary';
 import { createEngineService, type EngineService, type EngineServiceOptions } from '../src/engine/service';
@@ -47,16 +47,22 @@ export class ProgressLog {
   }
 }
 
-export function startService(dbPath: string, extra: Partial<EngineServiceOptions> = {}): { service: EngineService; log: ProgressLog } {
+export function startService(
+  dbPath: string,
+  extra: Partial<EngineServiceOptions> = {},
+): { service: EngineService; log: ProgressLog; metadataEvents: MetadataChanged[] } {
   const log = new ProgressLog();
+  const metadataEvents: MetadataChanged[] = [];
   const service = createEngineService({
     dbPath,
     appInfo: APP_INFO,
-    // importProgress is the only event the API has.
-    emit: (_name, payload) => log.push(payload as ImportProgress),
+    emit: (name, payload) => {
+      if (name === 'importProgress') log.push(payload as ImportProgress);
+      else metadataEvents.push(payload as MetadataChanged);
+    },
     ...extra,
   });
-  return { service, log };
+  return { service, log, metadataEvents };
 }
 
 export interface AnalyzeJson {

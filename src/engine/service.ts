@@ -11,6 +11,10 @@
 // - A cancelled import leaves nothing behind: its flows so far are deleted (a half-read capture
 //   would silently miss every flow still open at that moment).
 // - listCaptures = the `captures` table plus the imports not finished yet (queued or reading).
+// - A Kubernetes metadata file given to openCapture (a kubectl JSON dump, or any `.json` path) is
+//   loaded as names for IPs (engine/tag) before openCapture returns, not imported; a bad one is
+//   rejected with the file and what is wrong. Names join at query time, so they apply to captures
+//   imported before and after; each load or removal emits metadataChanged.
 
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
@@ -20,6 +24,7 @@ import {
   type EmitEvent,
   type FlowscopeService,
   type ImportPhase,
+  type MetadataSource,
   type OpenCaptureResponse,
 } from '../shared/api';
 import type { CaptureRecord } from '../shared/records';
@@ -30,6 +35,7 @@ import { ReadOnlyQueries, DEFAULT_MAX_QUERY_ROWS } from './read-only-query';
 import { Store } from './store/store';
 import { captureSummary } from './store/summary';
 import { Views } from './store/views';
+import { describeK8sMetadata, isK8sMetadataFile, K8sMetadataError, loadK8sMetadata, removeK8sMetadata } from './tag/k8s-metadata';
 import type { ViewScope } from '../shared/views';
 
 export interface EngineServiceOptions {
@@ -86,6 +92,12 @@ async function checkCaptureFile(path: string): Promise<{ kind: string; fileBytes
     if (err instanceof CaptureError) return { reason: err.message };
     return { reason: `${path}: cannot read: ${message(err)}` };
   }
+}
+
+/** True for a path openCapture loads as Kubernetes metadata: a kubectl JSON dump, or named `.json`
+ *  (so a broken one is told as broken JSON, not as "not a pcap"). */
+async function isMetadataPath(path: string): Promise<boolean> {
+  return isAbsolute(path) && (/\.json$/i.test(path) || (await isK8sMetadataFile(path)));
 }
 
 export function createEngineService(options: EngineServiceOptions): EngineService {
@@ -259,6 +271,15 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
     return { ...request, captureIds: finished };
   }
 
+  /** Loads one metadata file into the tags; the views' next query sees the names. */
+  async function loadMetadata(s: Store, path: string): Promise<MetadataSource> {
+    const loaded = await loadK8sMetadata(s, path);
+    const metadata = { path, source: loaded.source, pods: loaded.pods, services: loaded.services, nodes: loaded.nodes };
+    viewQueries?.invalidate();
+    emit('metadataChanged', { change: 'loaded', metadata });
+    return metadata;
+  }
+
   async function views<T extends ViewScope>(request: T): Promise<{ views: Views; request: T }> {
     const s = await open();
     return { views: viewQueries!, request: await finishedScope(s, request) };
@@ -275,6 +296,16 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
       const s = await open();
       const response: OpenCaptureResponse = { captureIds: [], importIds: [], rejected: [] };
       for (const path of paths) {
+        if (await isMetadataPath(path)) {
+          try {
+            const metadata = await loadMetadata(s, path);
+            (response.metadata ??= []).push(metadata);
+          } catch (err) {
+            const reason = err instanceof K8sMetadataError ? err.message : `${path}: cannot load Kubernetes metadata: ${message(err)}`;
+            response.rejected.push({ path, reason });
+          }
+          continue;
+        }
         const checked = await checkCaptureFile(path);
         if ('reason' in checked) {
           response.rejected.push({ path, reason: checked.reason });
@@ -307,6 +338,21 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
       }
       if (!pump && queue.length > 0) pump = drain(s);
       return response;
+    },
+
+    async listMetadata() {
+      const s = await open();
+      return (await describeK8sMetadata(s)).map(({ file, ...counts }) => ({ path: file, ...counts }));
+    },
+
+    async removeMetadata({ source }) {
+      const s = await open();
+      const known = (await describeK8sMetadata(s)).find((m) => m.source === source);
+      if (!known || !(await removeK8sMetadata(s, source))) return { removed: false };
+      viewQueries?.invalidate();
+      const { file, ...counts } = known;
+      emit('metadataChanged', { change: 'removed', metadata: { path: file, ...counts } });
+      return { removed: true };
     },
 
     async listCaptures() {

@@ -42,16 +42,51 @@ export interface AppInfo {
 }
 
 export interface OpenCaptureRequest {
-  /** Absolute paths of pcap / pcapng files, optionally gzip-compressed. */
+  /**
+   * Absolute paths of pcap / pcapng files, optionally gzip-compressed, and of Kubernetes metadata
+   * (`kubectl get pods,services,endpoints,nodes -A -o json` output, or any `.json` file): those are
+   * loaded as names for IPs (SPEC.md "Auto-tagging"), not imported as captures.
+   */
   paths: string[];
 }
 
+/** A Kubernetes metadata file loaded into the workspace's tags. */
+export interface MetadataSource {
+  /** The file it was read from. */
+  path: string;
+  /** What it is kept under (the file's absolute path); loading it again replaces it; removeMetadata takes it. */
+  source: string;
+  /** Pods, services and nodes the file holds. */
+  pods: number;
+  services: number;
+  nodes: number;
+}
+
 export interface OpenCaptureResponse {
-  /** One per accepted path, in order; `importIds[i]` is the import that fills `captureIds[i]`. */
+  /** One per accepted capture, in order; `importIds[i]` is the import that fills `captureIds[i]`. */
   captureIds: number[];
   importIds: string[];
   /** Paths that were not opened, each with the reason (file, offset, what was wrong). */
   rejected: { path: string; reason: string }[];
+  /** Kubernetes metadata files loaded (already in effect when this returns); absent when none was. */
+  metadata?: MetadataSource[];
+}
+
+export interface RemoveMetadataRequest {
+  /** A MetadataSource's `source`. */
+  source: string;
+}
+
+export interface RemoveMetadataResponse {
+  /** False when no metadata was loaded under that source. */
+  removed: boolean;
+}
+
+/** The workspace's names changed (metadata loaded or removed): views show them on their next query. */
+export interface MetadataChanged {
+  change: 'loaded' | 'removed';
+  /** The source loaded or removed, with what it holds. */
+  metadata: MetadataSource;
 }
 
 export interface CaptureSummaryRequest {
@@ -211,6 +246,9 @@ export const flowscopeApi = {
       isRecord(r) && typeof r.sql === 'string' && r.sql.trim().length > 0 ? null : 'expected {sql: string}'),
     cancelImport: method<CancelImportRequest, CancelImportResponse>((r) =>
       isRecord(r) && typeof r.importId === 'string' ? null : 'expected {importId: string}'),
+    listMetadata: method<void, MetadataSource[]>(noRequest),
+    removeMetadata: method<RemoveMetadataRequest, RemoveMetadataResponse>((r) =>
+      isRecord(r) && typeof r.source === 'string' && r.source.length > 0 ? null : 'expected {source: string}'),
     serviceMap: method<ServiceMapRequest, ServiceMap>(
       viewRequest('{captureIds?, window?, grouping?}', { grouping: oneOf(GROUPINGS) }),
     ),
@@ -253,6 +291,7 @@ export const flowscopeApi = {
   },
   events: {
     importProgress: event<ImportProgress>(),
+    metadataChanged: event<MetadataChanged>(),
   },
 } as const;
 

@@ -618,9 +618,22 @@ export async function removeK8sMetadata(store: Store, source: string): Promise<b
 
 /** The sources loaded into this store, with the file each was read from. */
 export async function listK8sMetadata(store: Store): Promise<Array<{ source: string; file: string }>> {
+  return (await describeK8sMetadata(store)).map(({ source, file }) => ({ source, file }));
+}
+
+/** listK8sMetadata with the pods, services and nodes each source holds. */
+export async function describeK8sMetadata(
+  store: Store,
+): Promise<Array<{ source: string; file: string; pods: number; services: number; nodes: number }>> {
   const conn = await store.connect();
   try {
-    return [...(await storedDumps(conn))].map(([source, d]) => ({ source, file: d.file }));
+    return [...(await storedDumps(conn))].map(([source, d]) => ({
+      source,
+      file: d.file,
+      pods: d.pods.length,
+      services: d.services.length,
+      nodes: d.nodes.length,
+    }));
   } finally {
     conn.closeSync();
   }
@@ -646,7 +659,12 @@ export async function isK8sMetadataFile(path: string): Promise<boolean> {
   }
   try {
     const buf = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await fh.read(buf, 0, buf.length, 0));
+    } catch {
+      return false; // a directory, a device that cannot be read: not metadata (the capture check says why)
+    }
     const head = buf.toString('utf8', 0, bytesRead).replace(/^\uFEFF/, '').trimStart();
     return head.startsWith('{') && /"apiVersion"\s*:\s*"/.test(head) && /"(items|kind)"\s*:/.test(head);
   } finally {
