@@ -60,7 +60,10 @@ export async function networkTable(ctx: ViewContext, req: NetworkRequest): Promi
        SELECT ${select}, count(*) AS flows, sum(packets_tx + packets_rx) AS packets, sum(bytes_tx + bytes_rx) AS bytes,
               sum(retrans_tx + retrans_rx) AS retrans,
               count(*) FILTER (WHERE ${CONNECTION_FAILURE_SQL}) AS connection_failures,
-              count(*) FILTER (WHERE close_type IN (${TRANSFER_FAILURE_CLOSE_TYPES.join(', ')})) AS transfer_failures,
+              -- TCP only: a UDP/ICMP flow always ends by timeout (close_type 3), which for them is not a
+              -- failure (DeepFlow's metric is tcp_transfer_fail; its flow status takes a non-TCP timeout as ok).
+              -- Without this every answered DNS query counted as a failed transfer.
+              count(*) FILTER (WHERE protocol = 6 AND close_type IN (${TRANSFER_FAILURE_CLOSE_TYPES.join(', ')})) AS transfer_failures,
               avg(rtt) FILTER (WHERE rtt > 0) AS rtt_avg, sum(srt_sum) AS srt_sum, sum(srt_count) AS srt_count
        FROM ${source} WHERE ${where} GROUP BY ALL)
      ORDER BY ${order} LIMIT ${limit}`,

@@ -1,0 +1,107 @@
+// Shared by views-map/red/logs and cli-requests tests: how a view's row and a truth record (samples/
+// k8s.truth.json, see views-helpers.ts) are put side by side. Everything expected comes from the truth;
+// this file only says which truth field a view's field stands for. Not a test file itself.
+//
+// Field correspondences (the truth's protocol names are the engine's l7_protocol values: dns, http,
+// redis, postgresql — checked by the tests, not assumed):
+// - method: HTTP method / DNS QTYPE / Redis command; for PostgreSQL the truth's request_type ("simple
+//   query"; its `method` is the wire message letter Q);
+// - code: HTTP status / DNS RCODE; PostgreSQL's SQLSTATE on an error, else its command tag (what the
+//   server answered; the engine keeps both in response_result); Redis none;
+// - status: the truth's error_class.
+
+import type { RequestRow } from '../src/shared/views';
+import { connOf, countBy, ipEdgeKey, requestKey, truth, type Conn, type Req } from './views-helpers';
+
+/** The truth's records with the per-protocol fields views-helpers' types leave out. */
+export type TruthReq = Req & { request_type?: string; command_tag?: string | null };
+export type TruthConn = Conn & { time_resolution_us?: number };
+
+export const conn = (r: Req): TruthConn => connOf.get(r.connection)! as TruthConn;
+
+/**
+ * How far (µs) a request's packets may lie outside the truth's [start_us, end_us]: the capture's time
+ * stamps and the clients' clocks are both whole µs (samples/README.md "Time stamps are µs"; pcapng
+ * if_tsresol 6), so 1 µs of rounding; the nginx-log connections carry their own (ms) resolution.
+ */
+export function toleranceUs(r: Req): number {
+  return Math.max(1, conn(r).time_resolution_us ?? 0);
+}
+
+export function truthMethod(r: Req): string {
+  const t = r as TruthReq;
+  return r.protocol === 'postgresql' && t.request_type !== undefined ? t.request_type : r.method;
+}
+
+export function truthCode(r: Req): string | number | null {
+  const t = r as TruthReq;
+  if (r.protocol === 'postgresql') return t.code ?? t.command_tag ?? null;
+  return r.code;
+}
+
+export function rowCode(row: RequestRow): string | number | null {
+  return row.l7Protocol === 'postgresql' ? row.responseResult : row.responseCode;
+}
+
+/** A truth request as one line of a request log under grouping 'ip' (server side: the backend). */
+export function truthKey(r: Req): string {
+  return requestKey(ipEdgeKey(conn(r), r.protocol), truthMethod(r), r.resource, truthCode(r) as number | null, r.error_class);
+}
+
+/** A request-log row (grouping 'ip') as the same line. */
+export function rowKey(row: RequestRow): string {
+  const edge = `${row.clientIp} > ${row.serverIp}:${row.serverPort} ${row.l7Protocol}`;
+  return requestKey(edge, row.requestType, row.requestResource, rowCode(row) as number | null, row.responseStatus);
+}
+
+/** Multisets as sorted [key, count] lists, for deepEqual with a readable diff. */
+export function multiset(keys: string[]): [string, number][] {
+  return [...countBy(keys, (k) => k).entries()];
+}
+
+/** The truth request a row is a copy of: same client address and port (DNAT leaves them), same resource. */
+const byClientAndResource = new Map<string, Req[]>();
+for (const r of truth.requests) {
+  const c = conn(r);
+  const k = `${c.client_ip}:${c.client_port} ${r.resource}`;
+  byClientAndResource.set(k, [...(byClientAndResource.get(k) ?? []), r]);
+}
+export function truthOf(row: { clientIp: string; clientPort: number; requestResource: string | null }): Req {
+  const found = byClientAndResource.get(`${row.clientIp}:${row.clientPort} ${row.requestResource}`) ?? [];
+  if (found.length !== 1) throw new Error(`${found.length} truth requests for ${row.clientIp}:${row.clientPort} ${row.requestResource}`);
+  return found[0];
+}
+
+/** The truth connection a flow row belongs to: same client address and port. */
+export function truthConnOf(row: { clientIp: string; clientPort: number }): TruthConn {
+  const found = truth.connections.filter((c) => c.client_ip === row.clientIp && c.client_port === row.clientPort);
+  if (found.length !== 1) throw new Error(`${found.length} truth connections for ${row.clientIp}:${row.clientPort}`);
+  return found[0] as TruthConn;
+}
+
+/** pcapng interface id of a file → "node/interface", from the truth's files[]. */
+export function interfaceNames(file: string): Map<number, string> {
+  const f = (truth as unknown as { files: { file: string; interfaces: { id: number; node: string; name: string }[] | string }[] }).files.find(
+    (x) => x.file === file,
+  );
+  if (!f || typeof f.interfaces === 'string') throw new Error(`no interface list for ${file} in the truth`);
+  return new Map(f.interfaces.map((i) => [i.id, `${i.node}/${i.name}`]));
+}
+
+export const hopName = (h: { node: string; interface: string }): string => `${h.node}/${h.interface}`;
+
+/** Pod name of an IP (pod IPs only), from the truth's topology. */
+export const podOfIp = new Map(truth.topology.pods.map((p) => [p.ip, p.name]));
+export const ipOfPod = new Map(truth.topology.pods.map((p) => [p.name, p.ip]));
+/** Service fronting a pod, from the truth's topology (null when none). */
+export function serviceOfPod(pod: string): string | null {
+  return truth.topology.services.find((s) => s.pod === pod)?.name ?? null;
+}
+
+/** Upper bound of a request's duration as the capture can see it (the client saw all of it). */
+export const durationBound = (r: Req): number => r.end_us - r.start_us + 2 * toleranceUs(r);
+
+/** The k-th smallest (0-based) of numbers. */
+export function kth(values: number[], k: number): number {
+  return [...values].sort((a, b) => a - b)[k];
+}
