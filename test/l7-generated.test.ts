@@ -11,7 +11,7 @@ import type { RequestRecord } from '../src/shared/records';
 import { tempDir } from './capture-helpers';
 import { runCapture } from './l7-helpers';
 
-test('generated capture: HTTP and DNS rows per hop and unique requests equal the generator\'s truth', { timeout: 300_000 }, async () => {
+test('generated capture: HTTP, Redis and DNS rows per hop and unique requests equal the generator\'s truth', { timeout: 300_000 }, async () => {
   const path = join(tempDir('l7-gen'), 'gen.pcapng');
   const truth = await generateCapture({ path, packets: 40_000, seed: 7 });
   const { records, engine } = await runCapture(path);
@@ -19,7 +19,8 @@ test('generated capture: HTTP and DNS rows per hop and unique requests equal the
   assert.equal(engine.stats.parserErrors, 0);
   const http = records.filter((r) => r.l7Protocol === 'http');
   const dns = records.filter((r) => r.l7Protocol === 'dns');
-  assert.equal(records.length, http.length + dns.length, 'Redis is not claimed by HTTP or DNS');
+  const redis = records.filter((r) => r.l7Protocol === 'redis');
+  assert.equal(records.length, http.length + dns.length + redis.length, 'no other protocol claims a flow');
 
   // Per hop: every copy of a request is a row (what a per-interface view shows).
   assert.equal(http.filter((r) => r.requestType !== null).length, truth.httpRequestsSeen);
@@ -50,6 +51,12 @@ test('generated capture: HTTP and DNS rows per hop and unique requests equal the
   // Requests the server answered with RST have no response: 'timeout' at the end of their flow.
   assert.equal(one.filter((r) => r.responseStatus === 'timeout').length, truth.httpRequests - truth.httpResponses);
   assert.equal(one.filter((r) => r.traceId !== null).length, truth.httpRequestsWithTraceparent);
+
+  // Redis: every command once per hop; joined by sequence number, the generator's commands and replies.
+  const redisOnce = new Map<string, RequestRecord>();
+  for (const r of redis) redisOnce.set(`${r.clientIp}:${r.clientPort}#${r.reqTcpSeq}`, r);
+  assert.equal(redisOnce.size, truth.redisCommands);
+  assert.equal([...redisOnce.values()].filter((r) => r.responseStatus === 'ok' || r.responseStatus === 'server_error').length, truth.redisReplies);
 
   // DNS is seen at the client's veth only.
   assert.equal(dns.length, truth.dnsQueries);
