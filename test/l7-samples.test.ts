@@ -134,9 +134,15 @@ for (const file of truth.files) {
     let checkedRequests = 0;
     const seqs = new Map<string, Set<string>>(); // truth request → "reqSeq/respSeq" over all hops
     for (const pt of points) {
-      const here = records.filter((r) => r.ifIndex === pt.ifIndex);
       const expected = truth.expected.per_interface.find((e) => e.node === pt.node && e.interface === pt.name);
       assert.ok(expected, `${pt.node}/${pt.name} in the truth`);
+      // Every protocol's rows at this point as the truth counts them (Redis and PostgreSQL are checked
+      // request by request in their own tests; HTTP and DNS below).
+      const all = records.filter((r) => r.ifIndex === pt.ifIndex);
+      const byProto: Record<string, number> = {};
+      for (const r of all) byProto[r.l7Protocol] = (byProto[r.l7Protocol] ?? 0) + 1;
+      assert.deepEqual(byProto, expected.requests_by_protocol, `${pt.node}/${pt.name}: rows by protocol`);
+      const here = all.filter((r) => L7.has(r.l7Protocol));
       const want = (expected.requests_by_protocol.http ?? 0) + (expected.requests_by_protocol.dns ?? 0);
       assert.equal(here.length, want, `${pt.node}/${pt.name}: ${here.length} rows, truth ${want}`);
       // Per connection crossing this point, its requests in order.

@@ -50,12 +50,16 @@ test('store: the samples\' request records round-trip through the requests table
     if (c === 'request_id') want = Number(got);
     assert.deepEqual(got, want, c);
   });
-  // DNS rows keep NULL where UDP has no sequence number; HTTP rows never do.
+  // DNS rows keep NULL where UDP has no sequence number; rows of TCP protocols never do; HTTP rows
+  // always have a version.
   const nulls = await s.query(
     `SELECT l7_protocol, count(*) FILTER (WHERE req_tcp_seq IS NULL)::INTEGER, count(*) FILTER (WHERE version IS NULL)::INTEGER FROM requests GROUP BY 1 ORDER BY 1`,
   );
   const dnsRows = records.filter((r) => r.l7Protocol === 'dns').length;
-  assert.deepEqual(nulls.rows, [['dns', dnsRows, dnsRows], ['http', 0, 0]]);
+  assert.deepEqual(nulls.rows.map((r) => r[0]), ['dns', 'http', 'postgresql', 'redis']);
+  assert.deepEqual(nulls.rows[0], ['dns', dnsRows, dnsRows]);
+  assert.deepEqual(nulls.rows[1], ['http', 0, 0]);
+  for (const r of nulls.rows.slice(2)) assert.equal(r[1], 0, `${r[0]}: req_tcp_seq`);
   await s.close();
 });
 
