@@ -78,6 +78,18 @@ export async function tagSnapshot(store: Store): Promise<{ resources: string[]; 
   return { resources: text(res.rows), links: text(links.rows), meta: text(meta.rows) };
 }
 
+/** The tag tables by content (resources named instead of numbered): equal whatever order ids were given in. */
+export async function tagContent(store: Store): Promise<{ resources: string[]; links: string[]; meta: string[] }> {
+  const res = await store.query('SELECT kind, name, namespace, labels::VARCHAR, source FROM resources ORDER BY ALL');
+  const links = await store.query(
+    `SELECT l.ip, r.kind, r.name, r.namespace, r.source, l.valid_from, l.valid_to, l.capture_id
+     FROM ip_resources l JOIN resources r USING (resource_id) ORDER BY ALL`,
+  );
+  const { meta } = await tagSnapshot(store);
+  const text = (rows: unknown[][]) => rows.map((r) => JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+  return { resources: text(res.rows), links: text(links.rows), meta };
+}
+
 /** Whether an IPv4 text address lies in a CIDR. */
 export function inCidr(ip: string, cidr: string): boolean {
   const toInt = (s: string) => s.split('.').reduce((a, b) => a * 256 + Number(b), 0);
