@@ -19,13 +19,24 @@ export type TruthConn = Conn & { time_resolution_us?: number };
 
 export const conn = (r: Req): TruthConn => connOf.get(r.connection)! as TruthConn;
 
+const byId = new Map(truth.requests.map((r) => [r.id, r]));
+
 /**
- * How far (µs) a request's packets may lie outside the truth's [start_us, end_us]: the capture's time
- * stamps and the clients' clocks are both whole µs (samples/README.md "Time stamps are µs"; pcapng
- * if_tsresol 6), so 1 µs of rounding; the nginx-log connections carry their own (ms) resolution.
+ * Where (µs) all of a request's packets lie, on every hop. The clients took start_us just before
+ * writing the request and end_us just after reading the last response byte, on the capture's clock;
+ * both clocks are whole µs (samples/README.md "Time stamps are µs"; pcapng if_tsresol 6): 1 µs of
+ * rounding either side. The proxy's upstream requests (nginx access logs, time_resolution_us 1000)
+ * carry nginx's cached, ms-truncated time of the moment it woke for the request, which says nothing
+ * about when the response left (r028: logged 395010000 with request_time 0, response sent until
+ * 395011185 — past the logged ms): those lie inside the client request that caused them
+ * (parent_request, µs times), and start no earlier than the logged time's resolution allows.
  */
-export function toleranceUs(r: Req): number {
-  return Math.max(1, conn(r).time_resolution_us ?? 0);
+export function span(r: Req): { lo: number; hi: number } {
+  const res = conn(r).time_resolution_us;
+  if (res === undefined) return { lo: r.start_us - 1, hi: r.end_us + 1 };
+  const parent = byId.get((r as { parent_request?: string }).parent_request ?? '');
+  if (!parent) throw new Error(`${r.id}: ${res} µs resolution and no parent request to bound it`);
+  return { lo: Math.max(parent.start_us, r.start_us - res) - 1, hi: parent.end_us + 1 };
 }
 
 export function truthMethod(r: Req): string {
@@ -98,8 +109,8 @@ export function serviceOfPod(pod: string): string | null {
   return truth.topology.services.find((s) => s.pod === pod)?.name ?? null;
 }
 
-/** Upper bound of a request's duration as the capture can see it (the client saw all of it). */
-export const durationBound = (r: Req): number => r.end_us - r.start_us + 2 * toleranceUs(r);
+/** Upper bound of a request's duration as any hop can see it. */
+export const durationBound = (r: Req): number => span(r).hi - span(r).lo;
 
 /** The k-th smallest (0-based) of numbers. */
 export function kth(values: number[], k: number): number {
