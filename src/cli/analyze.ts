@@ -1,18 +1,23 @@
-// flowscope analyze <capture...> [--db PATH] [--json] [--top N]
+// flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--k8s FILE]... [--grouping service|pod|ip]
+//
+// --k8s loads Kubernetes metadata into the store before the views are read, so the service map,
+// endpoints and request lists name services and pods (and `names` lists every named IP seen).
 
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs, UsageError } from './args';
 import { ProgressBar } from './progress';
 import { formatCount, formatDuration, formatPercent, formatSummary } from './format';
 import { formatRequestPage } from './requests';
+import { describeMetadata, formatNamedIps, loadK8sFiles, namedIps, takeK8sFiles } from './k8s';
 import { Store } from '../engine/store/store';
 import { captureSummary } from '../engine/store/summary';
 import { importCaptures } from '../engine/import';
 import { Views } from '../engine/store/views';
-import type { LogPage, RedRow, RedStats, RequestRow } from '../shared/views';
+import type { LogPage, NodeGrouping, RedRow, RedStats, RequestRow, ServiceMap } from '../shared/views';
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['db', 'top', 'workers'], ['json', 'quiet']);
+  const { rest, k8s } = takeK8sFiles(argv);
+  const args = parseArgs(rest, ['db', 'top', 'workers', 'grouping'], ['json', 'quiet']);
   const files = args.positionals;
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
   for (const f of files) {
@@ -25,6 +30,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const dbPath = (args.options.get('db') as string | undefined) ?? ':memory:';
   const workers = args.options.has('workers') ? Number(args.options.get('workers')) : undefined;
   if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new UsageError('--workers takes a whole number ≥ 1');
+  const grouping = (args.options.get('grouping') as NodeGrouping | undefined) ?? 'service';
+  if (!['service', 'pod', 'ip'].includes(grouping)) throw new UsageError('--grouping is service, pod or ip');
 
   const store = await Store.open(dbPath);
   const bar = new ProgressBar();
@@ -32,6 +39,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const onSigint = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   try {
+    // First, so a bad file stops the command before the (longer) import; names apply either way.
+    const metadata = await loadK8sFiles(store, k8s);
     const results = await importCaptures(store, files, {
       workers,
       signal: abort.signal,
@@ -41,14 +50,19 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     const ids = results.map((r) => r.capture.captureId);
     const summary = await captureSummary(store, ids, { topConversations: top });
     const requests = await requestMix(store, ids);
-    const views = await requestViews(store, ids, top);
+    const views = await requestViews(store, ids, top, grouping);
+    const names = await namedIps(store, ids);
     const errors = results.filter((r) => r.error).map((r) => r.error!.message);
     if (json) {
-      process.stdout.write(JSON.stringify({ db: dbPath, captures: results.map((r) => r.capture), summary, requests, views, errors }, null, 2) + '\n');
+      const out = { db: dbPath, captures: results.map((r) => r.capture), metadata, summary, requests, views, names, errors };
+      process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     } else {
+      for (const m of metadata) process.stdout.write(`Kubernetes metadata ${describeMetadata(m)}\n`);
+      if (metadata.length > 0) process.stdout.write('\n');
       process.stdout.write(formatSummary(summary));
       process.stdout.write(formatRequestMix(requests));
-      process.stdout.write(formatRequestViews(views));
+      process.stdout.write(formatRequestViews(views, top));
+      process.stdout.write(`\nNames (IPs in the capture named by Kubernetes metadata or DNS answers)\n${formatNamedIps(names)}\n`);
       if (dbPath !== ':memory:') process.stdout.write(`\nStored in ${dbPath} — try: flowscope query "SELECT * FROM flows LIMIT 10" --db ${dbPath}\n`);
     }
     for (const e of errors) process.stderr.write(`flowscope: ${e} (everything before it was kept)\n`);
@@ -107,12 +121,14 @@ export interface RequestViews {
   slowest: LogPage<RequestRow>;
   /** Requests answered with client_error or server_error. */
   failing: LogPage<RequestRow>;
+  /** Nodes (services, pods or IPs by --grouping) and edges with RED. */
+  serviceMap: ServiceMap;
 }
 
-async function requestViews(store: Store, ids: number[], top: number): Promise<RequestViews> {
+async function requestViews(store: Store, ids: number[], top: number, grouping: NodeGrouping): Promise<RequestViews> {
   const views = new Views(store);
   try {
-    const scope = { captureIds: ids };
+    const scope = { captureIds: ids, grouping };
     const protocols = await views.redByProtocol(scope);
     const topEndpoints = (await views.red({ ...scope, groupBy: 'endpoint', limit: top })).rows;
     const slowest = await views.requestLog({ ...scope, sort: { field: 'duration', desc: true }, filter: [{ field: 'duration', op: '>=', value: 0 }], limit: Math.min(top, 1000) });
@@ -121,13 +137,14 @@ async function requestViews(store: Store, ids: number[], top: number): Promise<R
       filter: [{ field: 'response_status', op: 'in', value: ['client_error', 'server_error'] }],
       limit: Math.min(top, 1000),
     });
-    return { protocols, topEndpoints, slowest, failing };
+    const serviceMap = await views.serviceMap(scope);
+    return { protocols, topEndpoints, slowest, failing, serviceMap };
   } finally {
     await views.close();
   }
 }
 
-function formatRequestViews(v: RequestViews): string {
+function formatRequestViews(v: RequestViews, top: number): string {
   const out: string[] = [];
   const table = (head: string[], rows: string[][]): string => {
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -149,5 +166,15 @@ function formatRequestViews(v: RequestViews): string {
   out.push(v.slowest.rows.length === 0 ? '  none' : formatRequestPage(v.slowest).trimEnd());
   out.push('\nFailing requests');
   out.push(v.failing.rows.length === 0 ? '  none' : formatRequestPage(v.failing).trimEnd());
+  const edges = [...v.serviceMap.edges].sort((a, b) => b.red.requests - a.red.requests || b.bytes - a.bytes).slice(0, top);
+  out.push(`\nService map (by ${v.serviceMap.grouping}: ${formatCount(v.serviceMap.nodes.length)} nodes, ${formatCount(v.serviceMap.edges.length)} edges; busiest edges)`);
+  out.push(
+    edges.length === 0
+      ? '  none'
+      : table(
+          ['client', 'server', 'protocol', 'port', 'flows', ...redHead],
+          edges.map((e) => [e.source, e.target, e.protocol, String(e.serverPort), formatCount(e.flows), ...red(e.red)]),
+        ),
+  );
   return out.join('\n') + '\n';
 }

@@ -34,3 +34,27 @@ export function parseArgs(argv: string[], valued: readonly string[], flags: read
   }
   return { positionals, options };
 }
+
+/**
+ * Takes every `--name X` / `--name=X` out of argv, for options that may be given more than once (the
+ * shared parser keeps one value per option). Returns the rest of argv and the values in order.
+ */
+export function takeRepeated(argv: string[], name: string, hint = 'a value'): { rest: string[]; values: string[] } {
+  const rest: string[] = [];
+  const values: string[] = [];
+  const flag = `--${name}`;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === flag) {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs ${hint}`);
+      values.push(v);
+    } else if (a.startsWith(`${flag}=`)) values.push(a.slice(flag.length + 1));
+    else rest.push(a);
+  }
+  return { rest, values };
+}

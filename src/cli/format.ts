@@ -129,7 +129,7 @@ export interface TableOptions {
 }
 
 /** Lay out rows of cells in aligned columns (no borders). */
-function alignRows(rows: string[][], rightAlign: boolean[], sep: string): string[] {
+export function alignRows(rows: string[][], rightAlign: boolean[], sep: string): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(c))));
   return rows.map((row) =>

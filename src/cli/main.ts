@@ -6,26 +6,32 @@ import { requestsCommand } from './requests';
 import { serveCommand } from './serve';
 import { UsageError } from './args';
 import { CaptureError } from '../engine/capture/types';
+import { K8sMetadataError } from '../engine/tag/k8s-metadata';
 
 const HELP = `flowscope — what a distributed system is doing, from its packets alone
 
 Usage:
-  flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--workers N]
+  flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--workers N] [--k8s FILE]...
+                   [--grouping service|pod|ip]
       Read pcap / pcapng files (gzip allowed), reconstruct flows with TCP health, store them in a
       DuckDB database and print a summary. Without --db the store is in memory (not kept).
       --workers N shards flows over N threads (default 1; see bench/RESULTS.md before raising it).
+      --k8s FILE loads Kubernetes metadata (kubectl get pods,services,endpoints,nodes -A -o json > FILE;
+      repeatable) so services and pods are named instead of IPs; --grouping names map nodes by
+      service (default), pod or IP.
   flowscope query "<SQL>" --db PATH [--json] [--max-rows N]
       Run SQL against a store (tables: captures, interfaces, flows, requests, spans).
   flowscope requests <capture...> | --db PATH [--filter "field op value"]... [--sort field[:desc]]
-                    [--limit N] [--offset N] [--grouping service|pod|ip] [--all-hops] [--json]
+                    [--limit N] [--offset N] [--grouping service|pod|ip] [--all-hops] [--k8s FILE]... [--json]
       The request log, each request once however many hops saw it (--all-hops: every hop's row).
       Filter ops: = != < <= > >= contains in, e.g. --filter "response_status in (client_error, server_error)".
-  flowscope serve [capture...] [--port N] [--host ADDR] [--db PATH]
+  flowscope serve [capture...] [--port N] [--host ADDR] [--db PATH] [--k8s FILE]...
       Serve the UI and the API to a browser on 127.0.0.1 (random token in the printed URL),
       importing the captures given. Without --db the store is in memory (not kept).
   flowscope --help | --version
 
-Exit status: 0 ok, 1 a capture was malformed (everything before the fault is kept), 2 usage error.`;
+Exit status: 0 ok, 1 a capture was malformed (everything before the fault is kept), 2 usage error
+(a --k8s file that is not usable Kubernetes metadata, too: nothing is analysed then).`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -60,6 +66,9 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`flowscope: ${err.message}\n\n${HELP}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof K8sMetadataError) {
+      process.stderr.write(`flowscope: ${err.message}\n`);
       process.exitCode = 2;
     } else if (err instanceof CaptureError) {
       process.stderr.write(`flowscope: ${err.message}\n`);

@@ -1,5 +1,5 @@
 // flowscope requests <capture...> | --db PATH [--filter "field op value"]... [--sort field[:desc]]
-//                    [--limit N] [--offset N] [--grouping service|pod|ip] [--all-hops] [--json]
+//                    [--limit N] [--offset N] [--grouping service|pod|ip] [--all-hops] [--k8s FILE]... [--json]
 //
 // The request log: one row per request (the observation point RED counts), or every hop's row with
 // --all-hops. Filters are the API's (shared/views.ts FilterClause): "response_status in (client_error,
@@ -8,6 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs, UsageError } from './args';
 import { formatCount, formatDuration, formatTable, formatTimestamp } from './format';
+import { loadK8sFiles, takeK8sFiles } from './k8s';
 import type { QueryValue } from '../engine/store/query';
 import { Store } from '../engine/store/store';
 import { importCaptures } from '../engine/import';
@@ -71,7 +72,8 @@ export function formatRequestPage(page: LogPage<RequestRow>): string {
 }
 
 export async function requestsCommand(argv: string[]): Promise<number> {
-  const { rest, filters } = takeFilters(argv);
+  const { rest: withoutK8s, k8s } = takeK8sFiles(argv);
+  const { rest, filters } = takeFilters(withoutK8s);
   const args = parseArgs(rest, ['db', 'sort', 'limit', 'offset', 'grouping'], ['json', 'all-hops']);
   const dbPath = args.options.get('db') as string | undefined;
   const files = args.positionals;
@@ -100,6 +102,7 @@ export async function requestsCommand(argv: string[]): Promise<number> {
   const views = new Views(store);
   let errors: string[] = [];
   try {
+    await loadK8sFiles(store, k8s);
     let captureIds: number[] | undefined;
     if (files.length > 0) {
       const results = await importCaptures(store, files);

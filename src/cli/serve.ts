@@ -1,16 +1,19 @@
-// flowscope serve [--port N] [--host ADDR] [--db PATH] [capture...]
+// flowscope serve [--port N] [--host ADDR] [--db PATH] [--k8s FILE]... [capture...]
 //
 // The engine's API over HTTP + Server-Sent Events and the built UI (out/renderer) for a browser, on
 // 127.0.0.1 with a random token in the printed URL. Captures named on the command line are imported
-// at start. Runs until interrupted (Ctrl+C / SIGTERM), then closes the store cleanly.
+// at start, after the Kubernetes metadata of --k8s (or a kubectl JSON dump among them) is loaded, so the
+// map names pods and services from the first view. Runs until interrupted (Ctrl+C / SIGTERM), then
+// closes the store cleanly.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, UsageError } from './args';
-import { createEngineService } from '../engine/service';
+import { createEngineService, isMetadataPath } from '../engine/service';
 import { createEventHub } from '../engine/rpc/event-hub';
 import { startHttpServer } from '../engine/rpc/http-server';
 import type { ImportProgress } from '../shared/api';
+import { describeMetadata, takeK8sFiles } from './k8s';
 
 /** The checkout or package this runs from (src/cli/ from source, dist/ when bundled). */
 function packageRoot(): string | null {
@@ -54,7 +57,8 @@ function describeEnd(p: ImportProgress): string {
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ['port', 'host', 'db'], []);
+  const { rest, k8s: k8sGiven } = takeK8sFiles(argv);
+  const args = parseArgs(rest, ['port', 'host', 'db'], []);
   const port = args.options.has('port') ? Number(args.options.get('port')) : 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port takes a port number (0: any free port)');
   const host = (args.options.get('host') as string | undefined) ?? '127.0.0.1';
@@ -63,6 +67,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   for (const [i, f] of files.entries()) {
     if (!existsSync(f)) throw new UsageError(`${args.positionals[i]}: no such file`);
     if (!statSync(f).isFile()) throw new UsageError(`${args.positionals[i]}: not a file`);
+  }
+  const k8s = k8sGiven.map((f) => resolve(f));
+  for (const [i, f] of k8s.entries()) {
+    // The service loads a path as metadata by its name (.json) or its first bytes: anything else would be
+    // taken for a capture.
+    if (!(await isMetadataPath(f))) {
+      throw new UsageError(`${k8sGiven[i]}: not Kubernetes metadata (expected the JSON of kubectl get pods,services,endpoints,nodes -A -o json)`);
+    }
   }
 
   const root = packageRoot();
@@ -92,14 +104,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
   out('  Ctrl+C stops it.');
 
   hub.subscribe((event) => {
-    if (event.name === 'importProgress' && event.payload.phase !== 'reading') {
+    if (event.name === 'metadataChanged') {
+      const { change, metadata } = event.payload;
+      out(`${change === 'loaded' ? 'loaded' : 'removed'} Kubernetes metadata ${describeMetadata(metadata)}`);
+    } else if (event.name === 'importProgress' && event.payload.phase !== 'reading') {
       const line = describeEnd(event.payload);
       if (event.payload.phase === 'failed') process.stderr.write(line + '\n');
       else out(line);
     }
   });
-  if (files.length > 0) {
-    const opened = await service.openCapture({ paths: files });
+  if (k8s.length + files.length > 0) {
+    const opened = await service.openCapture({ paths: [...k8s, ...files] });
     for (const r of opened.rejected) process.stderr.write(`flowscope: ${r.reason}\n`);
   }
 

@@ -96,7 +96,7 @@ async function checkCaptureFile(path: string): Promise<{ kind: string; fileBytes
 
 /** True for a path openCapture loads as Kubernetes metadata: a kubectl JSON dump, or named `.json`
  *  (so a broken one is told as broken JSON, not as "not a pcap"). */
-async function isMetadataPath(path: string): Promise<boolean> {
+export async function isMetadataPath(path: string): Promise<boolean> {
   return isAbsolute(path) && (/\.json$/i.test(path) || (await isK8sMetadataFile(path)));
 }
 
