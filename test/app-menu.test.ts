@@ -50,8 +50,10 @@ test('File menu: Open Capture…, Open Recent with one item per recent path, Qui
   assert.equal(submenu(mac[1]).at(-1)?.role, 'close');
 });
 
-test('the Open dialog offers pcap, pcapng and gz files first', () => {
-  assert.deepEqual(CAPTURE_FILE_FILTERS[0].extensions, ['pcap', 'pcapng', 'cap', 'gz']);
+test('the Open dialog offers pcap, pcapng and gz files first, with Kubernetes metadata (json) beside them', () => {
+  assert.deepEqual(CAPTURE_FILE_FILTERS[0].extensions, ['pcap', 'pcapng', 'cap', 'gz', 'json']);
+  assert.deepEqual(CAPTURE_FILE_FILTERS[1].extensions, ['pcap', 'pcapng', 'cap', 'gz']);
+  assert.ok(CAPTURE_FILE_FILTERS.some((f) => /Kubernetes/.test(f.name) && f.extensions.join() === 'json'));
   assert.deepEqual(CAPTURE_FILE_FILTERS.at(-1)?.extensions, ['*']);
 });
 

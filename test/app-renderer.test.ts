@@ -14,6 +14,7 @@ import {
   capturesNeedingSummary,
   capturesReducer,
   initialCapturesState,
+  metadataNotice,
   needsRefresh,
   summaryFigures,
 } from '../src/renderer/src/captures-state';
@@ -113,6 +114,14 @@ test('state rules: refetch the list when an import is new or ends; summarise fin
   assert.deepEqual(state.notices.map((n) => n.text), ['n2', 'n3', 'n4', 'n5', 'n6']);
   state = capturesReducer(state, { type: 'dismiss', id: state.notices[0].id });
   assert.deepEqual(state.notices.map((n) => n.text), ['n3', 'n4', 'n5', 'n6']);
+
+  // Kubernetes metadata loaded or removed: a notice with the counts, and the names version moves (views refetch).
+  const metadata = { path: '/home/u/cluster.json', source: '/home/u/cluster.json', pods: 6, services: 1, nodes: 2 };
+  const version = state.namesVersion;
+  state = capturesReducer(state, { type: 'metadata', event: { change: 'loaded', metadata } });
+  assert.deepEqual(state.notices.at(-1), { id: state.nextNoticeId - 1, tone: 'info', text: 'Loaded Kubernetes metadata: 6 pods, 1 service (cluster.json)' });
+  assert.equal(state.namesVersion, version + 1);
+  assert.equal(metadataNotice({ change: 'removed', metadata }), 'Removed Kubernetes metadata: 6 pods, 1 service (cluster.json)');
 
   // Figures that do not apply are left out; malformed packets appear only when there are some.
   assert.deepEqual(summaryFigures(summaryOf({ packets: 3, bytes: 180, malformedPackets: 1 })).map((f) => f.label), [

@@ -3,9 +3,15 @@
 
 import type { MenuItemConstructorOptions } from 'electron';
 
-/** Filters of the Open dialog: captures first; gzip because .pcap.gz / .pcapng.gz open directly. */
+/**
+ * Filters of the Open dialog: captures first; gzip because .pcap.gz / .pcapng.gz open directly; JSON
+ * because Kubernetes metadata (`kubectl get pods,services,endpoints,nodes -A -o json`) opens the same
+ * way and names the captures' IPs. The first filter is the one shown, so it offers both.
+ */
 export const CAPTURE_FILE_FILTERS = [
+  { name: 'Captures and Kubernetes metadata (pcap, pcapng, gz, json)', extensions: ['pcap', 'pcapng', 'cap', 'gz', 'json'] },
   { name: 'Packet captures (pcap, pcapng, gz)', extensions: ['pcap', 'pcapng', 'cap', 'gz'] },
+  { name: 'Kubernetes metadata (kubectl … -o json)', extensions: ['json'] },
   { name: 'All files', extensions: ['*'] },
 ];
 

@@ -16,8 +16,9 @@ export function App(props: { api: AppApi | null }) {
   const [state, dispatch] = useCaptures(api);
   const [engine, setEngine] = useState<string | null>(null);
   const resolvedTheme = useResolvedTheme(theme);
-  // Views refetch when a capture is added or an import ends.
-  const dataKey = state.records.map((r) => `${r.captureId}:${state.progress[r.captureId]?.phase ?? 'listed'}`).join(',');
+  // Views refetch when a capture is added, an import ends, or names change (Kubernetes metadata).
+  const dataKey =
+    state.records.map((r) => `${r.captureId}:${state.progress[r.captureId]?.phase ?? 'listed'}`).join(',') + `;names ${state.namesVersion}`;
   const hasCaptures = state.records.length > 0;
 
   useEffect(() => {

@@ -1,10 +1,11 @@
 // What the shell knows about open captures: the engine's records, the latest import progress of
-// each, its summary when the engine provides one, and notices for the user. A pure reducer, so the
+// each, its summary when the engine provides one, notices for the user, and how often the names
+// changed (Kubernetes metadata loaded or removed: views refetch). A pure reducer, so the
 // rules (when to refetch, what to show) are testable without a browser.
 
-import type { CaptureSummary, ImportProgress } from '../../shared/api';
+import type { CaptureSummary, ImportProgress, MetadataChanged } from '../../shared/api';
 import type { CaptureRecord } from '../../shared/records';
-import { formatBytes, formatCount, formatDuration } from './format';
+import { fileName, formatBytes, formatCount, formatDuration } from './format';
 
 export type SummaryState =
   | { state: 'loading' }
@@ -23,6 +24,8 @@ export interface CapturesState {
   summaries: Record<number, SummaryState>;
   notices: Notice[];
   nextNoticeId: number;
+  /** Bumped on every metadataChanged event: part of the views' data key, so they refetch with the new names. */
+  namesVersion: number;
 }
 
 export type CapturesAction =
@@ -30,6 +33,7 @@ export type CapturesAction =
   | { type: 'progress'; progress: ImportProgress }
   | { type: 'summary'; captureId: number; summary: SummaryState }
   | { type: 'notice'; tone: Notice['tone']; text: string }
+  | { type: 'metadata'; event: MetadataChanged }
   | { type: 'dismiss'; id: number };
 
 export const initialCapturesState: CapturesState = {
@@ -38,7 +42,15 @@ export const initialCapturesState: CapturesState = {
   summaries: {},
   notices: [],
   nextNoticeId: 1,
+  namesVersion: 0,
 };
+
+/** What the user is told when Kubernetes metadata is loaded or removed. */
+export function metadataNotice({ change, metadata }: MetadataChanged): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const what = `${plural(metadata.pods, 'pod')}, ${plural(metadata.services, 'service')}`;
+  return `${change === 'loaded' ? 'Loaded' : 'Removed'} Kubernetes metadata: ${what} (${fileName(metadata.path)})`;
+}
 
 export function capturesReducer(state: CapturesState, action: CapturesAction): CapturesState {
   switch (action.type) {
@@ -52,6 +64,10 @@ export function capturesReducer(state: CapturesState, action: CapturesAction): C
       const notice = { id: state.nextNoticeId, tone: action.tone, text: action.text };
       // The newest five are plenty; older ones drop off.
       return { ...state, notices: [...state.notices, notice].slice(-5), nextNoticeId: state.nextNoticeId + 1 };
+    }
+    case 'metadata': {
+      const noticed = capturesReducer(state, { type: 'notice', tone: 'info', text: metadataNotice(action.event) });
+      return { ...noticed, namesVersion: state.namesVersion + 1 };
     }
     case 'dismiss':
       return { ...state, notices: state.notices.filter((n) => n.id !== action.id) };

@@ -1,4 +1,5 @@
-// Binds the captures state to the API: initial list, import progress events, summaries.
+// Binds the captures state to the API: initial list, import progress events, summaries, and
+// metadataChanged events (a notice, and the views refetch with the new names).
 
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import type { FlowscopeClient } from '../../shared/api';
@@ -36,10 +37,15 @@ export function useCaptures(
   useEffect(() => {
     if (!api) return;
     refresh();
-    return api.on('importProgress', (progress) => {
+    const offProgress = api.on('importProgress', (progress) => {
       dispatch({ type: 'progress', progress });
       if (needsRefresh(known.current, progress)) refresh();
     });
+    const offMetadata = api.on('metadataChanged', (event) => dispatch({ type: 'metadata', event }));
+    return () => {
+      offProgress();
+      offMetadata();
+    };
   }, [api, refresh]);
 
   const wanted = capturesNeedingSummary(state).join(',');
