@@ -84,6 +84,9 @@ describe(`request and flow logs of ${FILE}`, () => {
       [['server_port = 6379'], (r) => conn(r).backend_port === 6379],
       [[`client_ip = "${truth.topology.pods.find((p) => p.name === 'api')!.ip}"`], (r) => conn(r).client_pod === 'api'],
       [['request_type in (GET, POST)'], (r) => r.protocol === 'http' || (r.protocol === 'redis' && r.method === 'GET')],
+      // hops: how many observation points saw the request (8 for a cross-node request on k8s-both).
+      [['hops = 8'], (r) => conn(r).hops.length === 8],
+      [['hops < 8'], (r) => conn(r).hops.length < 8],
     ];
     for (const p of await parsedProtocols(store)) cases.push([[`l7_protocol = '${p}'`], (r) => r.protocol === p]);
     for (const [text, want] of cases) {
