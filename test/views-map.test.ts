@@ -98,9 +98,10 @@ describe('service map and network table of k8s-both.pcapng (both nodes, every in
     assert.deepEqual(mapFigures(m), truthFigures(edges));
 
     const pods = [...new Set(edges.flatMap((e) => [e.client, e.server]))].sort();
+    const namespaceOf = new Map(truth.topology.pods.map((p) => [p.name, p.namespace]));
     assert.deepEqual(
-      m.nodes.map((n) => ({ id: n.id, kind: n.kind, ips: n.ips })),
-      pods.map((p) => ({ id: p, kind: 'pod', ips: [ipOfPod.get(p)] })),
+      m.nodes.map((n) => ({ id: n.id, kind: n.kind, ips: n.ips, namespace: n.namespace })),
+      pods.map((p) => ({ id: p, kind: 'pod', ips: [ipOfPod.get(p)], namespace: namespaceOf.get(p) })),
     );
     // A node's served RED is the sum of the edges into it; a pod that only calls others serves nothing.
     for (const n of m.nodes) {

@@ -134,6 +134,28 @@ describe('RED and time series of k8s-both.pcapng', () => {
     }
   });
 
+  test('sparklines: each edge\'s buckets add up to its requests and hold them where the truth puts them', async () => {
+    const points = 40;
+    const table = await views.red({ groupBy: 'edge', grouping: 'pod', sparkline: points });
+    const { from, to } = table.window;
+    const step = (to - from) / points;
+    const expected = groupTruth(reqs, edgeOf);
+    for (const row of table.rows) {
+      const k = edgeOfRow(row);
+      const mine = expected.get(k)!;
+      assert.equal(row.spark!.length, points, k);
+      assert.equal(row.spark!.reduce((a, b) => a + b, 0), mine.length, k);
+      let upTo = 0;
+      row.spark!.forEach((n, i) => {
+        upTo += n;
+        const end = from + (i + 1) * step;
+        const lo = mine.filter((r) => span(r).hi < end).length;
+        const hi = mine.filter((r) => span(r).lo < end).length;
+        assert.ok(lo <= upTo && upTo <= hi, `${k}: ${lo} ≤ ${upTo} ≤ ${hi} before bucket ${i + 1}`);
+      });
+    }
+  });
+
   test('by service: per server pod and protocol', async () => {
     const table = await views.red({ groupBy: 'service', grouping: 'pod' });
     const expected = groupTruth(reqs, (r) => `${conn(r).server_pod} ${r.protocol}`);
