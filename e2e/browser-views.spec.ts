@@ -197,14 +197,24 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   // Click the busiest edge on the canvas itself: client → frontend, HTTP on port 80.
   const busiest = expectedEdges.find((e) => e.client === 'client' && e.server === 'frontend' && e.port === 80)!;
   const target = uiRequestEdges.find((e) => podOf(e.source) === 'client' && podOf(e.target) === 'frontend' && e.serverPort === 80)!;
-  const point = await page.evaluate((id) => {
-    const cy = window.flowscopeMap!;
-    const edge = cy.getElementById(id);
-    const box = cy.container()!.getBoundingClientRect();
-    // The middle of the drawn curve (parallel edges bend apart), where its label sits.
-    const mid = edge.renderedMidpoint();
-    return { x: box.left + mid.x, y: box.top + mid.y };
-  }, target.id);
+  const midpoint = () =>
+    page.evaluate((id) => {
+      const cy = window.flowscopeMap!;
+      const edge = cy.getElementById(id);
+      const box = cy.container()!.getBoundingClientRect();
+      // The middle of the drawn curve (parallel edges bend apart), where its label sits.
+      const mid = edge.renderedMidpoint();
+      return { x: Math.round(box.left + mid.x), y: Math.round(box.top + mid.y) };
+    }, target.id);
+  // "Show all" reframes the map with an animation: click once the edge has stopped moving.
+  let point = await midpoint();
+  await expect
+    .poll(async () => {
+      const before = point;
+      point = await midpoint();
+      return before.x === point.x && before.y === point.y;
+    }, { intervals: [250] })
+    .toBe(true);
   await page.mouse.click(point.x, point.y);
   await expect(details).toBeVisible();
   await expect(fact(details, 'Requests')).toHaveText(String(busiest.requests));
@@ -238,7 +248,9 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   const seen = (await rows.evaluateAll((els) => els.map((el) => Array.from(el.querySelectorAll('[role="cell"]')).map((c) => (c as HTMLElement).innerText))))
     .map((cells) => `${cells[col('Protocol')]} ${cells[col('Method')]} ${cells[col('Resource')]} ${cells[col('Status')]}`)
     .sort();
-  expect(seen).toEqual(failing.map((r) => `${r.protocol} ${r.method} ${r.resource} ${r.error_class}`).sort());
+  // The truth writes PostgreSQL's message type ('Q'); rows use DeepFlow's name for it.
+  const shown = (r: TruthRequest) => (r.protocol === 'postgresql' && r.method === 'Q' ? 'simple query' : r.method);
+  expect(seen).toEqual(failing.map((r) => `${r.protocol} ${shown(r)} ${r.resource} ${r.error_class}`).sort());
   await shot(page, testInfo, '04-requests-errors');
 
   // Export the visible table: a CSV download with the visible columns and exactly these rows.
@@ -257,17 +269,20 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   await expect(rowDetails.getByRole('heading', { name: 'Timings' })).toBeVisible();
   await expect(rowDetails.getByRole('heading', { name: 'TCP' })).toBeVisible();
   await expect(rowDetails.getByRole('heading', { name: 'Trace' })).toBeVisible();
-  // Arrow keys move the open details along: the first failing HTTP request (by time) shows the
-  // x-request-id its client sent and the client port it used, as the truth recorded them.
-  const byTime = [...failing].sort((a, b) => a.start_us - b.start_us);
-  const firstHttp = byTime.findIndex((r) => r.protocol === 'http');
-  for (let i = 0; i < firstHttp; i++) await page.keyboard.press('ArrowDown');
-  const want = byTime[firstHttp];
-  const conn = truth.connections.find((c) => c.id === want.connection)!;
-  await expect(rowDetails.getByRole('heading', { level: 2 })).toHaveText(`HTTP ${want.method} ${want.resource}`);
-  await expect(fact(rowDetails, 'xRequestId0')).toHaveText(want.x_request_id ?? '—');
+  // Another row clicked while the details are open takes them over: the first HTTP row of the table shows
+  // the x-request-id its client sent and the client port it used, as the truth recorded them.
+  const table = await rows.evaluateAll((els) => els.map((el) => Array.from(el.querySelectorAll('[role="cell"]')).map((c) => (c as HTMLElement).innerText)));
+  const firstHttp = table.findIndex((cells) => cells[col('Protocol')] === 'http');
+  expect(firstHttp).toBeGreaterThanOrEqual(0);
+  await rows.nth(firstHttp).click();
+  const [method, resource] = [table[firstHttp][col('Method')], table[firstHttp][col('Resource')]];
+  await expect(rowDetails.getByRole('heading', { level: 2 })).toHaveText(`HTTP ${method} ${resource}`);
+  const xRequestId = (await fact(rowDetails, 'xRequestId0').innerText()).trim();
+  const want = failing.find((r) => r.protocol === 'http' && r.method === method && r.resource === resource && (r.x_request_id ?? '—') === xRequestId);
+  expect(want, `a failing ${method} ${resource} with x-request-id ${xRequestId} in the truth`).toBeDefined();
+  const conn = truth.connections.find((c) => c.id === want!.connection)!;
   await expect(fact(rowDetails, 'clientPort')).toHaveText(String(conn.client_port));
-  await expect(fact(rowDetails, 'responseCode')).toHaveText(String(want.status));
+  await expect(fact(rowDetails, 'responseCode')).toHaveText(String(want!.status));
   await shot(page, testInfo, '05-requests-details');
   await page.keyboard.press('Escape');
   await expect(rowDetails).toBeHidden();
