@@ -5,7 +5,8 @@
 // depends only on which captures are in scope, not on the window, grouping or filter the user moves
 // about. So its result is kept per capture set in temp tables of one connection of the Views' own,
 // and dropped when the store changes: the service calls invalidate() when an import ends, and a cheap
-// fingerprint (largest request/flow/capture ids, captures' count) catches writers that did not say so.
+// fingerprint (largest request/flow/capture/resource ids, captures' and tag links' counts) catches
+// writers that did not say so. The names of addresses (nodes.ts NAMES_TABLE) are refreshed with them.
 // Calls run one at a time on that connection; an import appends on the store's own connection meanwhile.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type {
@@ -29,8 +30,9 @@ import { buildFlowOnce, buildRequestOnce } from './dedupe';
 import { flowLog, requestLog } from './logs';
 import { networkTable } from './network';
 import { redByProtocol, redTable } from './red';
+import { NAMES_TABLE } from './nodes';
 import { serviceMap } from './service-map';
-import { rows } from './sql';
+import { exec, rows } from './sql';
 import { timeSeries } from './time-series';
 
 export { parseFilterText } from './filter';
@@ -133,12 +135,14 @@ export class Views {
     const [r] = await rows(
       conn,
       `SELECT (SELECT max(request_id) FROM requests) AS r, (SELECT max(flow_id) FROM flows) AS f,
-              (SELECT count(*) FROM captures) AS n, (SELECT max(capture_id) FROM captures) AS c`,
+              (SELECT count(*) FROM captures) AS n, (SELECT max(capture_id) FROM captures) AS c,
+              (SELECT count(*) FROM ip_resources) AS t, (SELECT max(resource_id) FROM resources) AS m`,
     );
-    const fingerprint = `${r.r}/${r.f}/${r.n}/${r.c}`;
+    const fingerprint = `${r.r}/${r.f}/${r.n}/${r.c}/${r.t}/${r.m}`;
     if (this.stale || fingerprint !== this.fingerprint) {
       for (const e of this.entries.values()) await this.drop(conn, e);
       this.entries.clear();
+      await exec(conn, `CREATE OR REPLACE TEMP TABLE ${NAMES_TABLE} AS SELECT * FROM ip_names`);
       this.fingerprint = fingerprint;
       this.stale = false;
     }

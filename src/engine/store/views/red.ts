@@ -5,8 +5,8 @@
 // - errors = client_error + server_error, errorRatio over responses (ok + client_error + server_error);
 // - timeoutRatio over requests;
 // - durations of answered requests (a response was seen: duration not NULL): avg, max and exact
-//   quantiles from DuckDB's approx_quantile (a t-digest: exact for small sets, within about 1% of rank
-//   on large ones; exact quantile_cont cost 3× as much on 1M requests).
+//   quantiles (quantile_disc: a duration some request really had; on 1M requests it was faster than
+//   approx_quantile's t-digest in every grouping measured, 1.3–2.8×).
 import { ApiError } from '../../../shared/api';
 import type { RedRequest, RedRow, RedStats, RedTable, ViewScope } from '../../../shared/views';
 import type { ViewContext } from './context';
@@ -24,7 +24,7 @@ export const RED_AGGREGATES = `
   count(*) FILTER (WHERE response_status = 'server_error') AS red_server_errors,
   count(*) FILTER (WHERE response_status = 'timeout') AS red_timeouts,
   avg(duration) FILTER (WHERE duration IS NOT NULL) AS red_avg,
-  approx_quantile(duration, [0.5, 0.9, 0.99]) FILTER (WHERE duration IS NOT NULL) AS red_q,
+  quantile_disc(duration, [0.5, 0.9, 0.99]) FILTER (WHERE duration IS NOT NULL) AS red_q,
   max(duration) FILTER (WHERE duration IS NOT NULL) AS red_max`;
 
 export function redStats(r: Row, window: Window): RedStats {
@@ -123,9 +123,13 @@ export async function redTable(ctx: ViewContext, req: RedRequest): Promise<RedTa
         : ['server_node AS server', 'l7_protocol AS protocol'];
   const keyNames = keys.map((k) => k.split(' AS ').pop()!.trim());
   const order = redSortSql(req.sort?.field, req.sort?.desc, keyNames, what);
+  // Sparklines in the same pass: a histogram of each row's requests over `spark` buckets of the window.
+  const step = spark > 0 ? (window.to - window.from) / spark : 0;
+  const sparkSql =
+    spark > 0 ? `, histogram(least(${spark - 1}, floor((start_time - ${params.p(window.from)}) / ${params.p(step)}))::INTEGER) AS red_spark` : '';
   const found = await rows(
     conn,
-    `SELECT * FROM (SELECT ${keys.join(', ')}, ${RED_AGGREGATES} FROM ${source} WHERE ${where} GROUP BY ALL)
+    `SELECT * FROM (SELECT ${keys.join(', ')}, ${RED_AGGREGATES}${sparkSql} FROM ${source} WHERE ${where} GROUP BY ALL)
      ORDER BY ${order} LIMIT ${limit}`,
     params,
   );
@@ -136,31 +140,18 @@ export async function redTable(ctx: ViewContext, req: RedRequest): Promise<RedTa
       row.serverPort = num(r.server_port);
     }
     if (req.groupBy === 'endpoint') row.endpoint = String(r.endpoint);
+    if (spark > 0) {
+      row.spark = new Array<number>(spark).fill(0);
+      for (const [b, n] of histogramEntries(r.red_spark)) row.spark[b] += n;
+    }
     return row;
   });
-  if (spark > 0 && out.length > 0) {
-    const sp = new Params();
-    const src = rowsInScope(table, 'request', req, grouping, sp, named);
-    const w = filterSql(sp, req.filter, REQUEST_COLUMNS, what);
-    const step = (window.to - window.from) / spark;
-    const counts = await rows(
-      conn,
-      `SELECT ${keys.join(', ')}, least(${spark - 1}, floor((start_time - ${sp.p(window.from)}) / ${sp.p(step)}))::INTEGER AS b, count(*) AS n
-       FROM ${src} WHERE ${w} GROUP BY ALL`,
-      sp,
-    );
-    const index = new Map<string, RedRow>();
-    const keyOf = (r: Record<string, unknown>): string => keyNames.map((k) => String(r[k] ?? '')).join('\u0000');
-    for (const row of out) {
-      row.spark = new Array<number>(spark).fill(0);
-      index.set(keyOf({ server: row.server, client: row.client, protocol: row.protocol, server_port: row.serverPort, endpoint: row.endpoint }), row);
-    }
-    for (const c of counts) {
-      const row = index.get(keyOf(c));
-      if (row) row.spark![num(c.b)] += num(c.n);
-    }
-  }
   return { window, rows: out };
+}
+
+/** The (bucket, count) pairs of a DuckDB histogram() value (a MAP reads as [{key, value}, …]). */
+function histogramEntries(v: unknown): [number, number][] {
+  return ((v ?? []) as { key: unknown; value: unknown }[]).map((e) => [num(e.key), num(e.value)]);
 }
 
 /** RED per L7 protocol (no grouping by node): what `flowscope analyze` prints as the protocol mix. */

@@ -7,9 +7,9 @@ import { CONNECTION_FAILURE_CLOSE_TYPES } from '../../../shared/records';
 import type { MapEdge, MapNode, ServiceMap, ServiceMapRequest } from '../../../shared/views';
 import type { ViewContext } from './context';
 import { rowsInScope } from './dedupe';
-import { checkGrouping } from './nodes';
+import { checkGrouping, NAMES_TABLE, nodeExpr } from './nodes';
 import { RED_AGGREGATES, emptyRed, redStats } from './red';
-import { checkScope, resolveWindow } from './scope';
+import { checkScope, flowWindowCondition, requestWindowCondition, resolveWindow } from './scope';
 import { num, Params, rows, strOrNull } from './sql';
 
 /** A flow's protocol as views name it: its L7 protocol, else the transport. */
@@ -38,10 +38,17 @@ export async function serviceMap(ctx: ViewContext, req: ServiceMapRequest): Prom
 
   const edges = new Map<string, MapEdge>();
   const byPair = new Map<string, MapEdge>(); // client, server, port → first request edge
+  const served = new Map<string, ReturnType<typeof redStats>>();
+  // One pass over the requests: per edge, and per server node (what the node serves).
   for (const r of await query(
-    (p) => `SELECT client_node, server_node, l7_protocol, server_port, ${RED_AGGREGATES}
-     FROM ${requestsIn(p)} GROUP BY ALL ORDER BY client_node, server_node, l7_protocol, server_port`,
+    (p) => `SELECT client_node, server_node, l7_protocol, server_port, GROUPING(client_node) AS per_node, ${RED_AGGREGATES}
+     FROM ${requestsIn(p)} GROUP BY GROUPING SETS ((client_node, server_node, l7_protocol, server_port), (server_node))
+     ORDER BY client_node, server_node, l7_protocol, server_port`,
   )) {
+    if (num(r.per_node) === 1) {
+      served.set(String(r.server_node), redStats(r, window));
+      continue;
+    }
     const source = String(r.client_node);
     const target = String(r.server_node);
     const protocol = String(r.l7_protocol);
@@ -81,20 +88,18 @@ export async function serviceMap(ctx: ViewContext, req: ServiceMapRequest): Prom
     e.connectionFailures += num(r.failures);
   }
 
-  const served = new Map<string, ReturnType<typeof redStats>>();
-  for (const r of await query((p) => `SELECT server_node, ${RED_AGGREGATES} FROM ${requestsIn(p)} GROUP BY ALL`)) {
-    served.set(String(r.server_node), redStats(r, window));
-  }
+  // Nodes: the distinct addresses in scope (a few thousand, not a join per request), named.
   const nodes: MapNode[] = (
     await query(
-      (p) => `WITH r AS (SELECT client_node, client_ip, server_node, server_ip FROM ${requestsIn(p)}),
-       f AS (SELECT client_node, client_ip, server_node, server_ip FROM ${flowsIn(p)}),
-       e AS (
-         SELECT client_node AS map_node, client_ip AS ip FROM r UNION SELECT server_node, server_ip FROM r
-         UNION SELECT client_node, client_ip FROM f UNION SELECT server_node, server_ip FROM f
-       )
-       SELECT e.map_node, list(DISTINCT e.ip ORDER BY e.ip) AS ips, min(n.namespace) AS namespace, bool_or(e.map_node <> e.ip) AS named
-       FROM e LEFT JOIN ip_names n ON n.ip = e.ip GROUP BY e.map_node ORDER BY e.map_node`,
+      (p) => `WITH e AS (
+         SELECT client_ip AS ip FROM ${reqTable} r WHERE ${requestWindowCondition(p, req, 'r.')}
+         UNION SELECT server_ip FROM ${reqTable} r WHERE ${requestWindowCondition(p, req, 'r.')}
+         UNION SELECT client_ip FROM ${flowTable} f WHERE ${flowWindowCondition(p, req, 'f.')}
+         UNION SELECT server_ip FROM ${flowTable} f WHERE ${flowWindowCondition(p, req, 'f.')}
+       ),
+       named AS (SELECT e.ip, ${nodeExpr(grouping, 'e.ip', 'n')} AS map_node, n.namespace FROM e LEFT JOIN ${NAMES_TABLE} n ON n.ip = e.ip)
+       SELECT map_node, list(ip ORDER BY ip) AS ips, min(namespace) AS namespace, bool_or(map_node <> ip) AS named
+       FROM named GROUP BY map_node ORDER BY map_node`,
     )
   ).map((r) => ({
     id: String(r.map_node),
