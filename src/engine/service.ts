@@ -211,6 +211,9 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
     jobs.delete(job.importId);
     viewQueries?.invalidate();
     report(job, phase, error);
+    // The last import of a batch: build what every view shares before the user asks (a failure here
+    // shows again, and is reported, on the view that needs it).
+    if (jobs.size === 0 && queue.length === 0) viewQueries?.warm().catch(() => undefined);
   }
 
   /** Runs queued imports until none is left. Started only with a non-empty queue, so `pump` is set

@@ -92,6 +92,17 @@ export class Views {
     return this.run((ctx) => flowLog(ctx, req));
   }
 
+  /**
+   * Builds the all-captures sets now (after an import), so the first view the user opens does not pay
+   * for them. Queued like any view; a view asked meanwhile waits behind it, as it would have built them.
+   */
+  warm(): Promise<void> {
+    return this.run(async (ctx) => {
+      await ctx.requestTable(undefined);
+      await ctx.flowTable(undefined);
+    });
+  }
+
   /** Closes the connection (its temp tables go with it). */
   async close(): Promise<void> {
     this.closed = true;
