@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Decoder } from '../src/engine/decode/decoder';
 import { DecodeStatus, DecodedPacket } from '../src/engine/decode/packet';
 import type { RequestRecord } from '../src/shared/records';
-import { SAMPLES, readPackets, rng, runPackets, type RawPacket } from './l7-helpers';
+import { SAMPLES, cutSegments, readPackets, runPackets, type RawPacket } from './l7-helpers';
 
 interface Conn { id: string; client_port: number; hops: { node: string; interface: string }[] }
 interface Req { id: string; connection: string; method: string; resource: string; code: number; error_class: string; x_request_id?: string }
@@ -58,47 +58,6 @@ function strip(r: RequestRecord): Omit<RequestRecord, 'requestId'> {
   return rest;
 }
 
-/** The same frame with the TCP payload replaced by `piece`, which starts `at` bytes into the original payload. */
-function withPayload(raw: RawPacket, v: View, at: number, piece: Buffer): RawPacket {
-  const head = Buffer.from(raw.data.subarray(0, v.pay));
-  head.writeUInt16BE(v.pay - v.l3 + piece.length, v.l3 + 2); // IPv4 total length
-  head.writeUInt32BE((v.seq + at) >>> 0, v.l4 + 4); // TCP sequence number
-  head.writeUInt16BE(0, v.l3 + 10);
-  let sum = 0;
-  for (let k = v.l3; k < v.l3 + 20; k += 2) sum += head.readUInt16BE(k);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  head.writeUInt16BE(~sum & 0xffff, v.l3 + 10);
-  return { ...raw, data: Buffer.concat([head, piece]) };
-}
-
-/** Replaces each packet of `match` by its payload cut in pieces of 1..maxPiece bytes, optionally shuffled. */
-function split(packets: RawPacket[], match: (v: View) => boolean, seed: number, maxPiece: number, shuffle: boolean): RawPacket[] {
-  const rand = rng(seed);
-  const out: RawPacket[] = [];
-  for (const raw of packets) {
-    const v = view(raw);
-    if (v === null || v.payload.length === 0 || !match(v)) {
-      out.push(raw);
-      continue;
-    }
-    const pieces: RawPacket[] = [];
-    for (let at = 0; at < v.payload.length; ) {
-      const n = Math.min(v.payload.length - at, 1 + Math.floor(rand() * maxPiece));
-      pieces.push(withPayload(raw, v, at, v.payload.subarray(at, at + n)));
-      at += n;
-    }
-    if (shuffle) {
-      // Keep the first piece first (it starts the message and carries its time), shuffle the rest.
-      for (let k = pieces.length - 1; k > 1; k--) {
-        const j = 1 + Math.floor(rand() * k);
-        [pieces[k], pieces[j]] = [pieces[j], pieces[k]];
-      }
-    }
-    out.push(...pieces);
-  }
-  return out;
-}
-
 const baseline = runPackets(veth).records;
 
 test('edges: a request and its response cut into 1..13-byte segments (in and out of order) give the same rows', () => {
@@ -107,8 +66,8 @@ test('edges: a request and its response cut into 1..13-byte segments (in and out
   assert.equal(want.length, 3);
   for (let seed = 1; seed <= 8; seed++) {
     const shuffle = seed % 2 === 0;
-    const cutReq = split(veth, (v) => v.srcPort === c.client_port && v.payload.toString('latin1').startsWith('POST'), seed, 13, shuffle);
-    const cutBoth = split(cutReq, (v) => v.dstPort === c.client_port, seed + 100, 13, shuffle);
+    const cutReq = cutSegments(veth, (p, payload) => p.srcPort === c.client_port && payload.toString('latin1').startsWith('POST'), seed, 13, shuffle);
+    const cutBoth = cutSegments(cutReq, (p) => p.dstPort === c.client_port, seed + 100, 13, shuffle);
     assert.ok(cutBoth.length > veth.length + 60, `many more segments (${cutBoth.length - veth.length})`);
     const { records, engine } = runPackets(cutBoth);
     assert.equal(engine.stats.gaps, 0);

@@ -135,37 +135,38 @@ export { rng };
 
 // ---- The same rows when every segment is cut into tiny pieces, in order and shuffled ----
 /**
- * Each TCP payload packet replaced by pieces of 1..maxPiece bytes (IPv4; sequence numbers adjusted) — except
- * a flow's first payload packet: protocol inference looks at one segment at a time (engine README).
+ * Each IPv4 TCP packet with payload that `match` picks replaced by pieces of 1..maxPiece bytes (sequence
+ * numbers, lengths, checksum and FIN adjusted), optionally shuffled after the first piece (it starts the
+ * message and carries its time). `match` sees the decoded packet and a copy of its payload.
  */
-export function tinySegments(packets: RawPacket[], seed: number, maxPiece: number, shuffle: boolean): RawPacket[] {
+export function cutSegments(
+  packets: RawPacket[],
+  match: (p: DecodedPacket, payload: Buffer, raw: RawPacket) => boolean,
+  seed: number,
+  maxPiece: number,
+  shuffle: boolean,
+): RawPacket[] {
   const rand = rng(seed);
   const d = new Decoder();
   const p = new DecodedPacket();
   const out: RawPacket[] = [];
-  const flows = new Set<string>();
   for (const raw of packets) {
-    if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok || p.protocol !== 6 || p.ipVersion !== 4 || p.tunnelType !== 0 || p.capturedPayloadLen !== p.payloadLen || p.capturedPayloadLen < 2) {
+    if (d.decode(raw.data, 0, raw.data.length, raw.data.length, raw.linkType, raw.tsUs, p) !== DecodeStatus.Ok || p.protocol !== 6 || p.ipVersion !== 4 || p.tunnelType !== 0 || p.capturedPayloadLen !== p.payloadLen || p.capturedPayloadLen === 0) {
       out.push(raw);
       continue;
     }
-    const flow = `${raw.ifIndex}|${Math.min(p.srcPort, p.dstPort)}|${Math.max(p.srcPort, p.dstPort)}`;
-    if (!flows.has(flow)) {
-      flows.add(flow);
-      out.push(raw);
-      continue;
-    }
-    const l3 = p.l3Offset;
-    const l4 = p.l4Offset;
-    const pay = p.payloadOffset;
-    const seq = p.tcpSeq;
+    const { l3Offset: l3, l4Offset: l4, payloadOffset: pay, tcpSeq: seq } = p;
     const payload = Buffer.from(raw.data.subarray(pay, pay + p.capturedPayloadLen));
+    if (!match(p, payload, raw)) {
+      out.push(raw);
+      continue;
+    }
     const pieces: RawPacket[] = [];
     for (let at = 0; at < payload.length; ) {
       const n = Math.min(payload.length - at, 1 + Math.floor(rand() * maxPiece));
       const head = Buffer.from(raw.data.subarray(0, pay));
-      head.writeUInt16BE(pay - l3 + n, l3 + 2);
-      head.writeUInt32BE((seq + at) >>> 0, l4 + 4);
+      head.writeUInt16BE(pay - l3 + n, l3 + 2); // IPv4 total length
+      head.writeUInt32BE((seq + at) >>> 0, l4 + 4); // TCP sequence number
       if (at + n < payload.length) head[l4 + 13] &= ~0x01; // FIN on the last piece only
       head.writeUInt16BE(0, l3 + 10);
       let sum = 0;
@@ -176,7 +177,6 @@ export function tinySegments(packets: RawPacket[], seed: number, maxPiece: numbe
       at += n;
     }
     if (shuffle) {
-      // Out of order within the packet, but the first piece first (it carries the message start time).
       for (let k = pieces.length - 1; k > 1; k--) {
         const j = 1 + Math.floor(rand() * k);
         [pieces[k], pieces[j]] = [pieces[j], pieces[k]];
@@ -185,6 +185,27 @@ export function tinySegments(packets: RawPacket[], seed: number, maxPiece: numbe
     out.push(...pieces);
   }
   return out;
+}
+
+/**
+ * Every TCP payload packet cut (cutSegments) — except a flow's first payload packet: protocol inference
+ * looks at one segment at a time (engine README) — and one-byte payloads.
+ */
+export function tinySegments(packets: RawPacket[], seed: number, maxPiece: number, shuffle: boolean): RawPacket[] {
+  const flows = new Set<string>();
+  return cutSegments(
+    packets,
+    (p, payload, raw) => {
+      if (payload.length < 2) return false;
+      const flow = `${raw.ifIndex}|${Math.min(p.srcPort, p.dstPort)}|${Math.max(p.srcPort, p.dstPort)}`;
+      if (flows.has(flow)) return true;
+      flows.add(flow);
+      return false;
+    },
+    seed,
+    maxPiece,
+    shuffle,
+  );
 }
 
 export async function sameRowsWhenCut(proto: L7Protocol, pcaps: string[]): Promise<number> {
