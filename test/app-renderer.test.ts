@@ -104,9 +104,11 @@ test('state rules: refetch the list when an import is new or ends; summarise fin
     records: [record(1, '/a.pcap'), record(2, '/b.pcapng'), record(3, '/c.pcap', { error: 'bad block' })],
   });
   state = capturesReducer(state, { type: 'progress', progress: reading });
-  // 1: listed with no import running (opened before this window); 2: still reading; 3: failed.
-  assert.deepEqual(capturesNeedingSummary(state), [1]);
+  // 1: listed with no import running (opened before this window); 2: still reading; 3: failed part
+  // way, what came before the fault kept — summarised too.
+  assert.deepEqual(capturesNeedingSummary(state), [1, 3]);
   state = capturesReducer(state, { type: 'summary', captureId: 1, summary: { state: 'loading' } });
+  state = capturesReducer(state, { type: 'summary', captureId: 3, summary: { state: 'loading' } });
   state = capturesReducer(state, { type: 'progress', progress: { ...reading, phase: 'done', bytesRead: 1000 } });
   assert.deepEqual(capturesNeedingSummary(state), [2]);
 

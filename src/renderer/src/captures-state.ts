@@ -79,13 +79,16 @@ export function needsRefresh(listed: ReadonlySet<number>, progress: ImportProgre
   return progress.phase !== 'reading' || !listed.has(progress.captureId);
 }
 
-/** Captures whose summary should be asked for now: imported (or listed with no import running) and not yet asked. */
+/**
+ * Captures whose summary should be asked for now and was not yet: imported, or failed part way (what
+ * came before the fault is kept and worth showing), or listed with no import running.
+ */
 export function capturesNeedingSummary(state: CapturesState): number[] {
   return state.records
     .filter((r) => {
       if (state.summaries[r.captureId]) return false;
       const progress = state.progress[r.captureId];
-      return progress === undefined ? r.error === null : progress.phase === 'done';
+      return progress === undefined || progress.phase === 'done' || progress.phase === 'failed';
     })
     .map((r) => r.captureId);
 }
