@@ -86,6 +86,8 @@ test('the capture list shows names, kinds, sizes, import progress with cancel, a
   assert.match(html, /<span class="capture__kind">pcapng<\/span>/);
   assert.match(html, /347 KiB/); // 355404 B
   assert.match(html, /<progress max="100" value="25" aria-label="Importing b.pcapng"><\/progress><span>25 %<\/span>/);
+  // Packets and flows so far, as the engine reports them.
+  assert.match(html, new RegExp(`data-testid="import-counts">${reading.packets.toLocaleString('en-US')} packets · ${reading.flows.toLocaleString('en-US')} flows<`));
   assert.match(html, />Cancel</);
   const figures = [...html.matchAll(/<dt>([^<]+)<\/dt><dd>([^<]+)<\/dd>/g)].map((m) => `${m[1]}=${m[2]}`);
   assert.deepEqual(figures, ['Packets=12,345', 'Bytes=9.4 MiB', 'Connections=17', 'Flow rows=34', 'Duration=2.50 s', 'TCP retransmissions=1.23 %']);

@@ -1,7 +1,7 @@
 import type { ImportProgress } from '../../../shared/api';
 import type { CaptureRecord } from '../../../shared/records';
 import { summaryFigures, type SummaryState } from '../captures-state';
-import { fileName, formatBytes, percent } from '../format';
+import { fileName, formatBytes, formatCount, percent } from '../format';
 
 function ImportStatus(props: { record: CaptureRecord; progress: ImportProgress | undefined; onCancel: (importId: string) => void }) {
   const { record, progress, onCancel } = props;
@@ -11,6 +11,9 @@ function ImportStatus(props: { record: CaptureRecord; progress: ImportProgress |
       <div className="capture__status">
         <progress max={100} value={pct} aria-label={`Importing ${fileName(record.source)}`} />
         <span>{pct} %</span>
+        <span className="muted" data-testid="import-counts">
+          {formatCount(progress.packets)} packets · {formatCount(progress.flows)} flows
+        </span>
         <button type="button" className="button button--small" onClick={() => onCancel(progress.importId)}>
           Cancel
         </button>
