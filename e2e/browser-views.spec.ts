@@ -6,42 +6,14 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadTruth, type TruthRequest } from '../samples/truth';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
 import { startServe, type Served } from './serve-process';
 
 const ROOT = join(import.meta.dirname, '..');
 const BOTH = join(ROOT, 'samples/k8s-both.pcapng');
 
-interface TruthEdge {
-  client: string;
-  server: string;
-  protocol: string;
-  port: number;
-  connections: number;
-  refused: number;
-  requests: number;
-  client_errors: number;
-  server_errors: number;
-}
-interface TruthRequest {
-  id: string;
-  protocol: string;
-  method: string;
-  resource: string;
-  status: string | number;
-  error_class: string;
-  start_us: number;
-  connection: string;
-  x_request_id?: string | null;
-}
-interface Truth {
-  connections: { id: string; client_port: number }[];
-  topology: { pods: { name: string; ip: string }[]; services: { name: string; ip: string; pod: string }[] };
-  requests: TruthRequest[];
-  expected: { per_edge: TruthEdge[] };
-}
-
-const truth = JSON.parse(readFileSync(join(ROOT, 'samples/k8s.truth.json'), 'utf8')) as Truth;
+const truth = loadTruth();
 
 /** What a map node stands for in the truth: a pod name, from its name, pod IP or ClusterIP. */
 function podOf(node: string): string | null {

@@ -7,107 +7,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Truth, TruthRequest } from '../samples/truth';
 
 const SAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', 'samples');
 
-interface Hop {
-  node: string;
-  interface: string;
-  ifindex: number;
-  direction: 'rx' | 'tx';
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-  encap: null | { type: string; vni: number; outer_src_ip: string; outer_dst_ip: string; outer_dst_port: number };
-}
-interface Connection {
-  id: string;
-  transport: 'tcp' | 'udp';
-  l7: string | null;
-  client_pod: string;
-  server_pod: string;
-  client_ip: string;
-  client_port: number;
-  server_ip: string;
-  server_port: number;
-  backend_ip: string;
-  backend_port: number;
-  dnat: boolean;
-  cross_node: boolean;
-  refused: boolean;
-  requests: number;
-  retransmissions: string;
-  service: string | null;
-  observed_by: string;
-  hops: Hop[];
-}
-interface Request {
-  id: string;
-  connection: string;
-  index_on_connection: number;
-  protocol: string;
-  method: string;
-  resource: string;
-  code: number | string | null;
-  status: number | string;
-  error_class: string;
-  start_us: number;
-  first_byte_us: number | null;
-  end_us: number;
-  reply_type?: string;
-  transaction_id?: number;
-  parent_request?: string;
-  child_requests?: string[];
-}
-interface Iface {
-  name: string;
-  ifindex: number;
-  kind: string;
-  pod?: string;
-}
-interface Truth {
-  schema: string;
-  capture_window: { start_us: number; end_us: number };
-  files: {
-    file: string;
-    node: string | null;
-    format: string;
-    link_type: number;
-    interfaces: string | { id: number; node: string; name: string }[];
-  }[];
-  topology: {
-    nodes: { name: string; interfaces: Iface[] }[];
-    pods: { name: string; node: string; ip: string; host_veth: string }[];
-    services: { name: string; ip: string; pod: string; type: string }[];
-  };
-  connections: Connection[];
-  requests: Request[];
-  dns_queries: { request: string; connection: string; rcode: number; transaction_id: number }[];
-  expected: {
-    per_interface: {
-      node: string;
-      interface: string;
-      tcp_connections: number;
-      tcp_refused: number;
-      udp_flows: number;
-      requests: number;
-      vxlan_encapsulated_flows: number;
-    }[];
-    per_edge: {
-      client: string;
-      server: string;
-      protocol: string;
-      port: number;
-      connections: number;
-      refused: number;
-      requests: number;
-      errors: number;
-      client_errors: number;
-      server_errors: number;
-    }[];
-  };
-}
+type Request = TruthRequest;
 
 const truth = JSON.parse(readFileSync(join(SAMPLES, 'k8s.truth.json'), 'utf8')) as Truth;
 const reqsByConn = new Map<string, Request[]>();

@@ -2,64 +2,19 @@
 // written by the generator from the clients' side) turned into what the views must show, and a store
 // with the samples imported by the real import path. Not a test file itself.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importCaptures } from '../src/engine/import';
 import { Store } from '../src/engine/store/store';
+import { loadTruth, type TruthConnection, type TruthEdge, type TruthRequest } from '../samples/truth';
 
 export const SAMPLES = new URL('../samples/', import.meta.url).pathname;
 
-export interface Hop { node: string; interface: string }
-export interface Conn {
-  id: string;
-  transport: 'tcp' | 'udp';
-  l7: string | null;
-  client_pod: string;
-  server_pod: string;
-  client_ip: string;
-  client_port: number;
-  server_ip: string;
-  server_port: number;
-  backend_ip: string;
-  backend_port: number;
-  refused: boolean;
-  hops: Hop[];
-}
-export interface Req {
-  id: string;
-  connection: string;
-  protocol: string;
-  method: string;
-  resource: string;
-  code: number | null;
-  error_class: 'ok' | 'client_error' | 'server_error';
-  start_us: number;
-  end_us: number;
-}
-export interface Edge {
-  client: string;
-  server: string;
-  protocol: string;
-  transport: string;
-  port: number;
-  connections: number;
-  refused: number;
-  requests: number;
-  client_errors: number;
-  server_errors: number;
-}
-export interface Truth {
-  capture_window: { start_us: number; end_us: number };
-  topology: {
-    pods: { name: string; namespace: string; ip: string }[];
-    services: { name: string; namespace: string; type: string; ip: string | null; pod: string | null }[];
-  };
-  connections: Conn[];
-  requests: Req[];
-  expected: { per_edge: Edge[] };
-}
+export type Conn = TruthConnection;
+export type Req = TruthRequest;
+export type Edge = TruthEdge;
+export type { Truth } from '../samples/truth';
 
-export const truth = JSON.parse(readFileSync(join(SAMPLES, 'k8s.truth.json'), 'utf8')) as Truth;
+export const truth = loadTruth();
 export const connOf = new Map(truth.connections.map((c) => [c.id, c]));
 
 /** Imports the files (real import path) into a fresh store at `dbPath`; returns the capture ids. */
