@@ -1,11 +1,21 @@
 // Bulk writers: records are buffered column by column and handed to DuckDB one DataChunk of up to
 // 2048 rows at a time (row-wise appends are ~10x slower, ARCHITECTURE.md "store").
 //
-// BIGINT columns are buffered as float64 and sent in a DOUBLE vector: the appender casts them to
-// BIGINT, which is exact for integers below 2^53 (every JS number we hold) and avoids one BigInt
-// allocation per cell. Non-integers are refused at flush, not rounded.
+// The chunk's vectors are filled through @duckdb/node-bindings (the C API node-api itself wraps; the
+// exact version node-api pins) rather than node-api's DuckDBVector objects: those rebuild a vector
+// object per column per chunk, keep validity in BigInt words (setItemValid was ~5 % of an import) and
+// make one native call per string. Here every column is a typed array in the vector's own layout,
+// copied in with one call per column, and validity is a Uint32Array bitmask copied the same way.
+//
+// - BIGINT is written as two int32 halves computed from the JS number (exact below 2^53, every number
+//   we hold) — no BigInt per cell and no DOUBLE → BIGINT cast inside DuckDB.
+// - VARCHAR: DuckDB's string_t is 16 bytes, {u32 length, 12 inline bytes} when length <= 12. ASCII
+//   strings that short (IPs, 'http', 'GET', 'ok', observation points ...) are written inline into the
+//   column's buffer; only longer or non-ASCII strings cost a native call (vector_assign_string_element).
+// - A number a column cannot hold (a fraction in an integer column, out of range) is refused at flush,
+//   not rounded: the chunk is dropped and the writer fails loudly, naming the column.
+import duckdb from '@duckdb/node-bindings';
 import {
-  DOUBLE,
   DuckDBDataChunk,
   DuckDBTypeId,
   type DuckDBAppender,
@@ -22,33 +32,58 @@ export type Accessor<R> = (rec: R) => CellValue;
 export const CHUNK_ROWS = 2048;
 
 const enum Kind {
-  /** BIGINT sent as DOUBLE; NaN marks NULL. */
-  Int64,
-  /** Other numbers (INTEGER, SMALLINT, UTINYINT, DOUBLE, ...) sent as their own type; NaN marks NULL. */
+  /** Numbers, staged as float64 (NaN marks NULL) and converted to the column's type at flush. */
   Num,
   Str,
   /** 1 true, 0 false, -1 NULL. */
   Bool,
 }
 
-const NUMERIC_IDS = new Set<DuckDBTypeId>([
-  DuckDBTypeId.TINYINT,
-  DuckDBTypeId.SMALLINT,
-  DuckDBTypeId.INTEGER,
-  DuckDBTypeId.UTINYINT,
-  DuckDBTypeId.USMALLINT,
-  DuckDBTypeId.UINTEGER,
-  DuckDBTypeId.FLOAT,
-  DuckDBTypeId.DOUBLE,
+/** How a numeric column's values are laid out in its vector, and the integers it can hold. */
+interface NumLayout {
+  array: (n: number) => Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+  /** Integer range; null for floating point. */
+  min: number | null;
+  max: number | null;
+}
+
+const NUM_LAYOUTS = new Map<DuckDBTypeId, NumLayout>([
+  [DuckDBTypeId.TINYINT, { array: (n) => new Int8Array(n), min: -128, max: 127 }],
+  [DuckDBTypeId.SMALLINT, { array: (n) => new Int16Array(n), min: -32768, max: 32767 }],
+  [DuckDBTypeId.INTEGER, { array: (n) => new Int32Array(n), min: -2147483648, max: 2147483647 }],
+  [DuckDBTypeId.UTINYINT, { array: (n) => new Uint8Array(n), min: 0, max: 255 }],
+  [DuckDBTypeId.USMALLINT, { array: (n) => new Uint16Array(n), min: 0, max: 65535 }],
+  [DuckDBTypeId.UINTEGER, { array: (n) => new Uint32Array(n), min: 0, max: 4294967295 }],
+  // Two int32 per cell (low word first, little-endian like every platform DuckDB's npm package ships for).
+  [DuckDBTypeId.BIGINT, { array: (n) => new Int32Array(2 * n), min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }],
+  [DuckDBTypeId.FLOAT, { array: (n) => new Float32Array(n), min: null, max: null }],
+  [DuckDBTypeId.DOUBLE, { array: (n) => new Float64Array(n), min: null, max: null }],
 ]);
+
+const TWO_32 = 4294967296;
+/** Bytes of one DuckDB string_t, and the longest string stored inside it. */
+const STRING_T = 16;
+const INLINE_MAX = 12;
 
 interface Column<R> {
   name: string;
+  typeId: DuckDBTypeId;
   kind: Kind;
   get: Accessor<R>;
+  /** Num: staged values, NaN = NULL. */
   num: Float64Array | null;
+  /** Num: the vector's layout, filled at flush. */
+  out: ReturnType<NumLayout['array']> | null;
+  min: number | null;
+  max: number | null;
+  /** Str: the strings of the chunk (null = NULL), and its string_t array. */
   str: (string | null)[] | null;
+  strBytes: Uint8Array | null;
+  strWords: Uint32Array | null;
+  /** Bool: 1, 0, -1 = NULL; also the vector's layout (a byte per row) once NULLs are zeroed. */
   bool: Int8Array | null;
+  /** Validity bitmask of the chunk (bit set = valid), in the vector's uint64-word layout. */
+  valid: Uint32Array;
 }
 
 /** Column names of a table in table order. */
@@ -69,6 +104,8 @@ async function tableColumns(conn: DuckDBConnection, table: string): Promise<stri
 export class TableWriter<R> {
   private readonly columns: Column<R>[];
   private readonly chunk: DuckDBDataChunk;
+  /** Rows of a long (or non-ASCII) string per column in the chunk being flushed; reused. */
+  private readonly longRows = new Int32Array(CHUNK_ROWS);
   private rows = 0;
   private total = 0;
   private closed = false;
@@ -108,26 +145,31 @@ export class TableWriter<R> {
     const chunkTypes: DuckDBType[] = [];
     for (let i = 0; i < names.length; i++) {
       const type = appender.columnType(i);
+      const layout = NUM_LAYOUTS.get(type.typeId);
       let kind: Kind;
-      let chunkType: DuckDBType = type;
-      if (type.typeId === DuckDBTypeId.BIGINT) {
-        kind = Kind.Int64;
-        chunkType = DOUBLE;
-      } else if (NUMERIC_IDS.has(type.typeId)) kind = Kind.Num;
+      if (layout !== undefined) kind = Kind.Num;
       else if (type.typeId === DuckDBTypeId.VARCHAR) kind = Kind.Str;
       else if (type.typeId === DuckDBTypeId.BOOLEAN) kind = Kind.Bool;
       else {
         appender.closeSync();
         throw new Error(`store: ${table}.${names[i]} has type ${type.toString()}, which TableWriter cannot fill`);
       }
-      chunkTypes.push(chunkType);
+      chunkTypes.push(type);
+      const strBytes = kind === Kind.Str ? new Uint8Array(CHUNK_ROWS * STRING_T) : null;
       columns.push({
         name: names[i],
+        typeId: type.typeId,
         kind,
         get: accessors[names[i]],
-        num: kind === Kind.Int64 || kind === Kind.Num ? new Float64Array(CHUNK_ROWS) : null,
+        num: kind === Kind.Num ? new Float64Array(CHUNK_ROWS) : null,
+        out: layout?.array(CHUNK_ROWS) ?? null,
+        min: layout?.min ?? null,
+        max: layout?.max ?? null,
         str: kind === Kind.Str ? new Array<string | null>(CHUNK_ROWS).fill(null) : null,
+        strBytes,
+        strWords: strBytes ? new Uint32Array(strBytes.buffer) : null,
         bool: kind === Kind.Bool ? new Int8Array(CHUNK_ROWS) : null,
+        valid: new Uint32Array(CHUNK_ROWS / 32),
       });
     }
     return new TableWriter(table, appender, columns, chunkTypes, onClose);
@@ -147,7 +189,6 @@ export class TableWriter<R> {
       const col = cols[c];
       const v = col.get(rec);
       switch (col.kind) {
-        case Kind.Int64:
         case Kind.Num:
           col.num![r] = v === null ? NaN : (v as number);
           break;
@@ -167,52 +208,115 @@ export class TableWriter<R> {
   flush(): void {
     const n = this.rows;
     if (n === 0) return;
-    const chunk = this.chunk;
-    chunk.reset();
-    chunk.rowCount = n;
+    const raw = this.chunk.chunk;
+    duckdb.data_chunk_reset(raw);
+    duckdb.data_chunk_set_size(raw, n);
     for (let c = 0; c < this.columns.length; c++) {
       const col = this.columns[c];
-      const vec = chunk.getColumnVector(c);
+      const vec = duckdb.data_chunk_get_vector(raw, c);
+      const valid = col.valid;
+      valid.fill(0xffffffff);
+      let nulls = 0;
       switch (col.kind) {
-        case Kind.Int64: {
-          const a = col.num!;
-          for (let i = 0; i < n; i++) {
-            const x = a[i];
-            if (x !== x) vec.setItem(i, null);
-            else if (Number.isInteger(x)) vec.setItem(i, x);
-            else throw this.badValue(col.name, x, i);
-          }
+        case Kind.Num:
+          nulls = this.fillNumbers(col, n);
+          duckdb.copy_data_to_vector(vec, 0, col.out!.buffer as ArrayBuffer, 0, n * (col.out!.byteLength / CHUNK_ROWS));
           break;
-        }
-        case Kind.Num: {
-          const a = col.num!;
-          for (let i = 0; i < n; i++) {
-            const x = a[i];
-            try {
-              vec.setItem(i, x !== x ? null : x);
-            } catch {
-              throw this.badValue(col.name, x, i);
-            }
-          }
+        case Kind.Str:
+          nulls = this.fillStrings(col, n, vec);
           break;
-        }
-        case Kind.Str: {
-          const a = col.str!;
-          for (let i = 0; i < n; i++) vec.setItem(i, a[i]);
-          a.fill(null, 0, n); // drop references to the records' strings
-          break;
-        }
         case Kind.Bool: {
           const a = col.bool!;
-          for (let i = 0; i < n; i++) vec.setItem(i, a[i] < 0 ? null : a[i] === 1);
+          for (let i = 0; i < n; i++) {
+            if (a[i] < 0) {
+              a[i] = 0;
+              valid[i >>> 5] &= ~(1 << (i & 31));
+              nulls++;
+            }
+          }
+          duckdb.copy_data_to_vector(vec, 0, a.buffer as ArrayBuffer, 0, n);
           break;
         }
       }
-      vec.flush();
+      if (nulls > 0) {
+        duckdb.vector_ensure_validity_writable(vec);
+        duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer as ArrayBuffer, 0, Math.ceil(n / 64) * 8);
+      }
     }
-    this.appender.appendDataChunk(chunk);
+    this.appender.appendDataChunk(this.chunk);
     this.total += n;
     this.rows = 0;
+  }
+
+  /** Numbers into the column's vector layout and validity; returns the count of NULLs. */
+  private fillNumbers(col: Column<R>, n: number): number {
+    const a = col.num!;
+    const out = col.out!;
+    const valid = col.valid;
+    const min = col.min;
+    const max = col.max;
+    let nulls = 0;
+    for (let i = 0; i < n; i++) {
+      const x = a[i];
+      if (x !== x) {
+        valid[i >>> 5] &= ~(1 << (i & 31));
+        nulls++;
+        continue;
+      }
+      if (min !== null && !(Number.isInteger(x) && x >= min && x <= max!)) throw this.badValue(col.name, x, i);
+      if (col.typeId === DuckDBTypeId.BIGINT) {
+        const hi = Math.floor(x / TWO_32);
+        out[2 * i] = x - hi * TWO_32; // stored modulo 2^32 by the Int32Array
+        out[2 * i + 1] = hi;
+      } else out[i] = x;
+    }
+    return nulls;
+  }
+
+  /**
+   * Strings into the column's string_t array: short ASCII ones inline, one copy for the whole column,
+   * then a native call per longer string. Returns the count of NULLs.
+   */
+  private fillStrings(col: Column<R>, n: number, vec: duckdb.Vector): number {
+    const a = col.str!;
+    const bytes = col.strBytes!;
+    const words = col.strWords!;
+    const valid = col.valid;
+    const longRows = this.longRows;
+    let longs = 0;
+    let nulls = 0;
+    for (let i = 0; i < n; i++) {
+      const s = a[i];
+      const w = i * 4;
+      words[w] = words[w + 1] = words[w + 2] = words[w + 3] = 0;
+      if (s === null) {
+        valid[i >>> 5] &= ~(1 << (i & 31));
+        nulls++;
+        continue;
+      }
+      const len = s.length;
+      let inline = len <= INLINE_MAX;
+      if (inline) {
+        const b = i * STRING_T + 4;
+        for (let k = 0; k < len; k++) {
+          const ch = s.charCodeAt(k);
+          if (ch >= 0x80) {
+            inline = false;
+            break;
+          }
+          bytes[b + k] = ch;
+        }
+      }
+      if (inline) words[w] = len;
+      else longRows[longs++] = i;
+    }
+    duckdb.copy_data_to_vector(vec, 0, bytes.buffer as ArrayBuffer, 0, n * STRING_T);
+    for (let k = 0; k < longs; k++) {
+      const i = longRows[k];
+      duckdb.vector_assign_string_element(vec, i, a[i]!);
+    }
+    a.fill(null, 0, n); // drop references to the records' strings
+    return nulls;
   }
 
   /**
@@ -229,6 +333,7 @@ export class TableWriter<R> {
   /** A bad value is a bug upstream: the chunk holding it is dropped and the writer fails loudly. */
   private badValue(column: string, value: number, row: number): Error {
     this.rows = 0;
+    for (const col of this.columns) col.str?.fill(null);
     this.failed = new Error(
       `store: ${this.table}.${column} cannot hold ${value} (record ${this.total + row} of this writer)`,
     );
