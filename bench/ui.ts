@@ -91,6 +91,7 @@ export interface UiTimings {
 const IN_PAGE = String.raw`
 (() => {
   const B = { lastAction: 0 };
+  performance.setResourceTimingBufferSize(100000);
   // A person's click or choice: the moment it reached the page.
   for (const type of ['click', 'change']) document.addEventListener(type, () => { B.lastAction = performance.now(); }, true);
   const raf = () => new Promise((r) => requestAnimationFrame(r));
@@ -252,13 +253,13 @@ function ensureRenderer(): string {
   } catch (err) {
     if (!existsSync(index)) throw err;
     const out = `${(err as { stderr?: Buffer }).stderr ?? ''}`.trim().split('\n');
-    console.error(`npm run build:app failed (${out.find((l) => /error/i.test(l) && l.length > 20) ?? out[0]}): measuring the renderer already in out/renderer`);
+    console.error(`npm run build:app failed (${out.find((l) => /^\S*Error\b/.test(l)) ?? out[out.length - 1]}): measuring the renderer already in out/renderer`);
     return `${built()}, **older than its sources** (npm run build:app failed)`;
   }
 }
 
 async function workspaceCounts(path: string): Promise<{ requestRows: number; services: number }> {
-  const db = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
+  const db = await DuckDBInstance.create(path);
   const c = await db.connect();
   try {
     const one = async (sql: string) => Number((await c.runAndReadAll(sql)).getRows()[0][0]);
