@@ -53,7 +53,21 @@ export interface TruthRequest {
   start_us: number;
   first_byte_us: number | null;
   end_us: number;
+  /** HTTP */
+  version?: string;
+  host?: string | null;
   x_request_id?: string | null;
+  response_x_request_id?: string;
+  traceparent?: string | null;
+  request_bytes?: number;
+  response_bytes?: number;
+  response_body_bytes?: number;
+  pipelined?: boolean;
+  /** The clock resolution of start_us / end_us where coarser than 1 µs (nginx logs: 1000). */
+  time_resolution_us?: number;
+  /** DNS */
+  answers?: { type: string; value: string; ttl: number }[];
+  /** Redis */
   reply_type?: string;
   transaction_id?: number;
   parent_request?: string;

@@ -7,44 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RequestRecord } from '../src/shared/records';
+import { loadTruth, type Truth } from '../samples/truth';
 import { SAMPLES, runCapture } from './l7-helpers';
 
-interface Hop { node: string; interface: string; src_ip: string; src_port: number; dst_ip: string; dst_port: number }
-interface Conn { id: string; transport: string; l7: string | null; hops: Hop[] }
-interface Req {
-  id: string;
-  connection: string;
-  index_on_connection: number;
-  protocol: string;
-  method: string;
-  resource: string;
-  code: number | null;
-  error_class: string;
-  start_us: number;
-  end_us: number;
-  version?: string;
-  host?: string | null;
-  x_request_id?: string;
-  response_x_request_id?: string;
-  traceparent?: string | null;
-  response_body_bytes?: number;
-  request_bytes?: number;
-  response_bytes?: number;
-  pipelined?: boolean;
-  time_resolution_us?: number;
-  answers?: { type: string; value: string; ttl: number }[];
-}
-interface Truth {
-  files: { file: string; node: string | null; link_type: number; interfaces: string | { id: number; node: string; name: string }[] }[];
-  topology: { nodes: { name: string; interfaces: { name: string; ifindex: number }[] }[] };
-  connections: Conn[];
-  requests: Req[];
-  expected: { per_interface: { node: string; interface: string; requests_by_protocol: Record<string, number> }[] };
-}
-const truth = JSON.parse(readFileSync(join(SAMPLES, 'k8s.truth.json'), 'utf8')) as Truth;
+const truth = loadTruth();
 const L7 = new Set(['http', 'dns']);
 
 /** Observation points of a file: if_index as Flowscope keys it → node/interface, and tshark's filter. */
