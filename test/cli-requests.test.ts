@@ -50,12 +50,12 @@ const reqs: Req[] = truth.requests;
 const failing = reqs.filter((r) => r.error_class !== 'ok');
 const hopRows = (rs: Req[]) => rs.reduce((s, r) => s + conn(r).hops.length, 0);
 
-/** The table rows of `requests` text output: the lines between the header's rule and the "(n rows)" line. */
+/** The table rows of `requests` text output: the lines between the header's rule and the "(a–b of n requests)" line. */
 function tableRows(out: string): Record<string, string>[] {
   const lines = out.trimEnd().split('\n');
   const header = lines[0].split(' | ').map((c) => c.trim());
   assert.match(lines[1], /^-+(-\+-+)+$/, 'a rule under the header');
-  const rows = lines.slice(2, lines.findIndex((l) => /^\(\d+ rows?\)$|^\(0 rows\)$/.test(l)));
+  const rows = lines.slice(2, lines.findIndex((l) => /^\((none|[\d,]+–[\d,]+) of [\d,]+ requests\)$/.test(l)));
   return rows.map((l) => Object.fromEntries(l.split(' | ').map((c, i) => [header[i], c.trim()])));
 }
 
@@ -89,7 +89,7 @@ describe('flowscope requests', () => {
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     assert.deepEqual(lines[0].split('|').map((c) => c.trim()), ['start', 'client', 'server', 'port', 'protocol', 'type', 'resource', 'status', 'code', 'duration', 'hops', 'op']);
-    assert.equal(lines.length, 2 + reqs.length + 2, 'header, rule, the rows, "(n rows)", "(a–b of n requests)"');
+    assert.equal(lines.length, 2 + reqs.length + 1, 'header, rule, the rows, "(a–b of n requests)"');
     assert.equal(lines.at(-1), `(1–${reqs.length} of ${reqs.length} requests)`);
     // The lines are the truth's requests: who → whom, what, outcome (numeric codes: HTTP status, DNS RCODE).
     const shown = tableRows(r.stdout).map((row) => `${row.client} > ${row.server}:${row.port} ${row.protocol} | ${row.resource} | ${row.status} ${['http', 'dns'].includes(row.protocol) ? row.code : ''}`);

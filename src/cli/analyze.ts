@@ -103,7 +103,7 @@ async function requestMix(store: Store, ids: number[]): Promise<RequestMix[]> {
 }
 
 function formatRequestMix(mix: RequestMix[]): string {
-  if (mix.length === 0) return '\nRequests\n  none recognised (HTTP/1.x and DNS are parsed today)\n';
+  if (mix.length === 0) return '\nRequests\n  none recognised (no flow carried one of the application protocols Flowscope parses)\n';
   const head = ['protocol', 'request rows', 'ok', 'client errors', 'server errors', 'timeouts'];
   const rows = mix.map((m) => [m.protocol, m.rows, m.ok, m.clientErrors, m.serverErrors, m.timeouts].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

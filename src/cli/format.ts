@@ -126,6 +126,8 @@ const NUMERIC_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLI
 export interface TableOptions {
   /** Longer cells are cut to this many characters, ending in '…' (default 60). */
   maxCellWidth?: number;
+  /** The last line instead of "(n rows)". */
+  footer?: string;
 }
 
 /** Lay out rows of cells in aligned columns (no borders). */
@@ -172,7 +174,7 @@ export function formatTable(result: QueryResult, options: TableOptions = {}): st
       .trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line)];
   const n = result.rows.length;
-  out.push(`(${formatCount(n)} ${n === 1 ? 'row' : 'rows'})`);
+  out.push(options.footer ?? `(${formatCount(n)} ${n === 1 ? 'row' : 'rows'})`);
   return out.join('\n') + '\n';
 }
 

@@ -68,7 +68,7 @@ export function formatRequestPage(page: LogPage<RequestRow>): string {
     r.observationPoint,
   ]);
   const shown = page.rows.length === 0 ? 'none' : `${formatCount(page.offset + 1)}–${formatCount(page.offset + page.rows.length)}`;
-  return formatTable({ columns, types, rows }) + `(${shown} of ${formatCount(page.total)} requests)\n`;
+  return formatTable({ columns, types, rows }, { footer: `(${shown} of ${formatCount(page.total)} requests)` });
 }
 
 export async function requestsCommand(argv: string[]): Promise<number> {
