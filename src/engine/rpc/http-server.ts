@@ -263,6 +263,11 @@ export async function startHttpServer(options: HttpApiServerOptions): Promise<Ht
     }
     void serveStatic(req, res, url);
   });
+  // Node closes an idle keep-alive socket after 5 s; a client reusing it at that moment (a page or a
+  // busy machine a little late) gets a reset instead of an answer. The page keeps calling for its
+  // whole life, so idle sockets are kept a minute (close() still drops them at once).
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
