@@ -40,8 +40,8 @@ export class Decoder {
   readonly tunnelTierLimit: number;
   private readonly ip = new IpInfo();
   private readonly hit = new TunnelHit();
-  /** The current packet's time, kept in a field: a double passed on as an argument would be boxed. */
-  private tsUs = 0;
+  /** decode()'s tsUs argument as given (0: use out.tsUs); read on the fragment path only. */
+  private tsArg = 0;
 
   constructor(opts: DecoderOptions = {}) {
     this.fragments = new FragmentTable(opts.maxPendingFragments ?? 1024, opts.fragmentTimeoutUs ?? 30_000_000);
@@ -62,9 +62,9 @@ export class Decoder {
     tsUs: number,
     out: DecodedPacket,
   ): DecodeStatus {
-    // Kept tiny so V8 inlines it into the caller's loop: the double tsUs then lands in a field
-    // unboxed instead of being boxed (allocated) for a call on every packet.
-    this.tsUs = tsUs !== 0 ? tsUs : out.tsUs;
+    // Only the argument is stored, never `tsUs || out.tsUs`: that mix of a small integer and a
+    // double is boxed (16 bytes allocated per packet). The fragment path picks the time itself.
+    this.tsArg = tsUs;
     return this.frame(buf, off, caplen, origLen, linkType, out);
   }
 
@@ -113,7 +113,7 @@ export class Decoder {
           out.protocol,
           out.srcIp,
           out.dstIp,
-          this.tsUs,
+          this.tsArg !== 0 ? this.tsArg : out.tsUs,
         );
         if (fs !== DecodeStatus.Ok) return fs;
         reassembledId = out.ipId;
