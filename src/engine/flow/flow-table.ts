@@ -1,6 +1,9 @@
 // Bidirectional flows keyed by (interface, tunnel, IP version, protocol, endpoint pair), with TCP state,
 // TCP performance metrics and idle timeouts in packet time. One table per capture source.
-// Hot path: open addressing over an Int32Array of slots, pooled Flow objects, no per-packet allocation.
+// Hot path: open addressing over an Int32Array of slots; every flow's state lives in flat typed
+// arrays indexed by a pooled flow index (its key in one 64-byte row of `keys`, its counters and TCP
+// metrics in one block of `state`), so a packet touches a few adjacent cache lines rather than a
+// dozen objects and boxed doubles. Nothing is allocated per packet.
 
 import {
   DecodedPacket,
@@ -12,7 +15,7 @@ import {
 } from '../decode/packet';
 import { CloseType, type FlowRecord } from '../../shared/records';
 import type { L7Engine, L7FlowInfo } from '../l7/engine';
-import { TcpPerf } from './tcp-perf';
+import { PERF_SIZE, Perf, tcpPerfParse } from './tcp-perf';
 import { TcpState, closeTypeOf, isFinished, nextState, stateTimeoutUs } from './tcp-state';
 
 const F_FIN = 0x01;
@@ -26,90 +29,64 @@ const SINGLE_DIRECTION_TIMEOUT_US = 5e6;
 /** How often (packet time) idle flows are swept out. */
 const SWEEP_INTERVAL_US = 1e6;
 
-/** Mutable per-flow state; objects are pooled and reused for later flows. */
-export class Flow {
-  hash = 0;
-  /** flows.flow_id, given when the flow starts (L7 records name it before the flow ends). */
-  flowId = 0;
-  ifIndex = 0;
-  ipVersion = 0;
-  protocol = 0;
-  tunnelType = 0;
-  tunnelId = -1;
-  /** Endpoint 0 = sender of the flow's first packet. */
-  readonly ip0 = new Int32Array(4);
-  readonly ip1 = new Int32Array(4);
-  port0 = 0;
-  port1 = 0;
-  clientIs0 = true;
-  vlan = -1;
-  tunnelIpVersion = 0;
-  readonly tunnelSrc = new Int32Array(4);
-  readonly tunnelDst = new Int32Array(4);
-
-  startUs = 0;
-  lastUs = 0;
-  timeoutUs = 0;
-  /** Index 0 = client→server (tx), 1 = server→client (rx). */
-  packetsTx = 0;
-  packetsRx = 0;
-  bytesTx = 0;
-  bytesRx = 0;
-  payloadTx = 0;
-  payloadRx = 0;
-  flagsTx = 0;
-  flagsRx = 0;
-  finCount = 0;
-  rstCount = 0;
-  synSeq = -1;
-  synackSeq = -1;
-  firstWasSyn = false;
-  state: TcpState = TcpState.Raw;
-  perf: TcpPerf | null = null;
-  /** Bucket of the open-addressing table holding this flow (for O(1) removal). */
-  slot = -1;
+/** A flow's key row in `keys` (Int32Array). Endpoint 0 = sender of the flow's first packet. */
+const enum K {
+  Hash = 0,
+  IfIndex = 1,
+  /** protocol | ipVersion << 8 | tunnelType << 16 */
+  Proto = 2,
+  /** port0 << 16 | port1 */
+  Ports = 3,
+  /** Addresses as 32-bit words, network order (IPv4: word 0 only). */
+  Ip0 = 4,
+  Ip1 = 8,
+  /** Bucket of the open-addressing table holding the flow (for O(1) removal). */
+  Slot = 12,
   /** Index in FlowTable.live. */
-  liveIndex = -1;
+  LiveIndex = 13,
+  Stride = 16,
+}
 
-  init(p: DecodedPacket, ifIndex: number, hash: number): void {
-    const tsUs = p.tsUs;
-    this.hash = hash;
-    this.ifIndex = ifIndex;
-    this.ipVersion = p.ipVersion;
-    this.protocol = p.protocol;
-    this.tunnelType = p.tunnelType;
-    this.tunnelId = p.tunnelId;
-    this.ip0.set(p.srcIp);
-    this.ip1.set(p.dstIp);
-    this.port0 = p.srcPort;
-    this.port1 = p.dstPort;
-    this.vlan = p.vlan;
-    this.tunnelIpVersion = p.tunnelIpVersion;
-    this.startUs = tsUs;
-    this.lastUs = tsUs;
-    this.packetsTx = this.packetsRx = this.bytesTx = this.bytesRx = 0;
-    this.payloadTx = this.payloadRx = this.flagsTx = this.flagsRx = 0;
-    this.finCount = this.rstCount = 0;
-    this.synSeq = -1;
-    this.synackSeq = -1;
-    this.state = TcpState.Raw;
-    const flags = p.tcpFlags & 0x3f;
-    this.firstWasSyn = p.protocol === IPPROTO_TCP && flags === F_SYN;
-    this.clientIs0 = decideClientIs0(p, flags);
-    // Outer header as seen on client→server packets (DeepFlow's tunnel tx fields).
-    if (this.clientIs0) {
-      this.tunnelSrc.set(p.tunnelSrc);
-      this.tunnelDst.set(p.tunnelDst);
-    } else {
-      this.tunnelSrc.set(p.tunnelDst);
-      this.tunnelDst.set(p.tunnelSrc);
-    }
-    if (p.protocol === IPPROTO_TCP) {
-      if (this.perf === null) this.perf = new TcpPerf();
-      else this.perf.reset();
-    }
-    this.timeoutUs = SINGLE_DIRECTION_TIMEOUT_US;
-  }
+/** A flow's block in `state` (Float64Array): counters, then its TCP metrics (tcp-perf.ts). Booleans are 0/1. */
+const enum F {
+  // First cache line: what finding the flow and checking its expiry read.
+  LastUs = 0,
+  TimeoutUs,
+  ClientIs0,
+  State,
+  SynSeq,
+  FinCount,
+  RstCount,
+  /** Not in the key row: a GRE key may use all 32 bits. */
+  TunnelId,
+  // Second: the per-packet counters (tx = client→server, rx = server→client).
+  PacketsTx,
+  PacketsRx,
+  BytesTx,
+  BytesRx,
+  PayloadTx,
+  PayloadRx,
+  FlagsTx,
+  FlagsRx,
+  // Rarely read.
+  SynackSeq,
+  StartUs,
+  /** flows.flow_id, given when the flow starts (L7 records name it before the flow ends). */
+  FlowId,
+  FirstWasSyn,
+  Vlan,
+  TunnelIpVersion,
+  Perf,
+  // Perf + PERF_SIZE written out: esbuild folds enum arithmetic on same-file values only.
+  Stride = Perf + 128,
+}
+
+/** Outer addresses (tunnel src, then dst, as seen client→server): 8 words per flow, read at close only. */
+const TUN_STRIDE = 8;
+
+/** What the L7 engine keys a flow by: one object per pooled flow index, reused like the index. */
+class FlowRef {
+  constructor(readonly index: number) {}
 }
 
 /** Client = SYN sender; SYN-ACK sender is the server; otherwise the side on the well-known/lower port is the server. */
@@ -145,7 +122,13 @@ export interface FlowTableOptions {
 export class FlowTable {
   private slots: Int32Array; // flow index + 1, 0 = empty
   private mask: number;
-  private flows: Flow[] = [];
+  /** Per-flow rows (see K, F, TUN_STRIDE); grown by doubling. */
+  private keys: Int32Array;
+  private state: Float64Array;
+  private tunnels: Int32Array;
+  private refs: FlowRef[] = [];
+  /** Flow indexes handed out so far (free ones are reused first). */
+  private used = 0;
   private free: number[] = [];
   /** Live flow indexes, for sweeping. */
   private live: number[] = [];
@@ -154,6 +137,8 @@ export class FlowTable {
   private readonly l7: L7Engine | null;
   /** Reused for every L7 call (the engine reads it on a flow's first packet only). */
   private readonly l7Info: L7FlowInfo = { ifIndex: 0, observationPoint: 'rest', flowId: 0 };
+  /** Scratch for address text at close. */
+  private readonly ipWords = new Int32Array(4);
   private lastSweepUs = 0;
   private nowUs = 0;
   /** Counters for the capture summary. */
@@ -163,6 +148,10 @@ export class FlowTable {
   constructor(private readonly opts: FlowTableOptions, initialCapacity = 1 << 16) {
     this.slots = new Int32Array(initialCapacity);
     this.mask = initialCapacity - 1;
+    const flows = 1024;
+    this.keys = new Int32Array(flows * K.Stride);
+    this.state = new Float64Array(flows * F.Stride);
+    this.tunnels = new Int32Array(flows * TUN_STRIDE);
     this.nextFlowId = opts.firstFlowId;
     this.flowIdStride = opts.flowIdStride ?? 1;
     this.l7 = opts.l7 ?? null;
@@ -182,249 +171,358 @@ export class FlowTable {
     }
 
     const hash = flowHash(p, ifIndex);
-    let dir = 0; // 1 = packet from endpoint 0, 2 = from endpoint 1
-    let flow: Flow | null = null;
-    let i = hash & this.mask;
-    const slots = this.slots;
-    const flows = this.flows;
-    for (;;) {
-      const s = slots[i];
-      if (s === 0) break;
-      const f = flows[s - 1];
-      if (f.hash === hash) {
-        dir = matchDirection(f, p, ifIndex);
-        if (dir !== 0) {
-          flow = f;
-          break;
-        }
-      }
-      i = (i + 1) & this.mask;
-    }
-
-    if (flow !== null) {
+    const idx = this.find(p, ifIndex, hash);
+    let flow = idx >> 1;
+    let forward = (idx & 1) === 0; // packet from endpoint 0
+    if (idx >= 0) {
+      const s = this.state;
+      const o = flow * F.Stride;
       const flags = p.tcpFlags & 0x3f;
       // Expired in packet time, or a new connection reusing the 5-tuple: close it, start another.
       if (
-        tsUs - flow.lastUs > flow.timeoutUs ||
+        tsUs - s[o + F.LastUs] > s[o + F.TimeoutUs] ||
         (p.protocol === IPPROTO_TCP &&
           flags === F_SYN &&
-          flow.synSeq !== -1 &&
-          p.tcpSeq !== flow.synSeq &&
-          (isFinished(flow.state) || flow.finCount > 0 || flow.rstCount > 0))
+          s[o + F.SynSeq] !== -1 &&
+          p.tcpSeq !== s[o + F.SynSeq] &&
+          (isFinished(s[o + F.State]) || s[o + F.FinCount] > 0 || s[o + F.RstCount] > 0))
       ) {
         this.close(flow);
-        flow = null;
+        flow = this.create(p, ifIndex, hash);
+        forward = true;
       }
-    }
-    if (flow === null) {
+    } else {
       flow = this.create(p, ifIndex, hash);
-      dir = 1;
+      forward = true;
     }
-    const fromClient = dir === 1 ? flow.clientIs0 : !flow.clientIs0;
+    const clientIs0 = this.state[flow * F.Stride + F.ClientIs0] !== 0;
+    const fromClient = forward ? clientIs0 : !clientIs0;
     this.update(flow, p, fromClient);
     if (this.l7 !== null) {
       // Every packet, pure ACKs included: an ACK past bytes the capture lacks reveals a gap early.
       const info = this.l7Info;
       info.ifIndex = ifIndex;
-      info.flowId = flow.flowId;
-      this.l7.onPacket(flow, p, fromClient, info);
+      info.flowId = this.state[flow * F.Stride + F.FlowId];
+      this.l7.onPacket(this.refs[flow], p, fromClient, info);
     }
   }
 
-  private create(p: DecodedPacket, ifIndex: number, hash: number): Flow {
-    let idx: number;
-    let f: Flow;
+  /** The packet's flow: index << 1 | 1 when the packet goes endpoint 1 → 0 (index << 1 when 0 → 1); -1 when none. */
+  private find(p: DecodedPacket, ifIndex: number, hash: number): number {
+    const slots = this.slots;
+    const keys = this.keys;
+    const mask = this.mask;
+    const proto = p.protocol | (p.ipVersion << 8) | (p.tunnelType << 16);
+    const sp = p.srcPort;
+    const dp = p.dstPort;
+    const s = p.srcIp;
+    const d = p.dstIp;
+    let i = hash & mask;
+    for (;;) {
+      const v = slots[i];
+      if (v === 0) return -1;
+      const k = (v - 1) * K.Stride;
+      if (keys[k + K.Hash] === hash && keys[k + K.IfIndex] === ifIndex && keys[k + K.Proto] === proto) {
+        const ports = keys[k + K.Ports];
+        const sameTunnel = this.state[(v - 1) * F.Stride + F.TunnelId] === p.tunnelId;
+        if (
+          sameTunnel &&
+          ports === ((sp << 16) | dp) &&
+          keys[k + K.Ip0] === s[0] &&
+          keys[k + K.Ip1] === d[0] &&
+          keys[k + K.Ip0 + 1] === s[1] &&
+          keys[k + K.Ip0 + 2] === s[2] &&
+          keys[k + K.Ip0 + 3] === s[3] &&
+          keys[k + K.Ip1 + 1] === d[1] &&
+          keys[k + K.Ip1 + 2] === d[2] &&
+          keys[k + K.Ip1 + 3] === d[3]
+        ) {
+          return (v - 1) << 1;
+        }
+        if (
+          sameTunnel &&
+          ports === ((dp << 16) | sp) &&
+          keys[k + K.Ip0] === d[0] &&
+          keys[k + K.Ip1] === s[0] &&
+          keys[k + K.Ip0 + 1] === d[1] &&
+          keys[k + K.Ip0 + 2] === d[2] &&
+          keys[k + K.Ip0 + 3] === d[3] &&
+          keys[k + K.Ip1 + 1] === s[1] &&
+          keys[k + K.Ip1 + 2] === s[2] &&
+          keys[k + K.Ip1 + 3] === s[3]
+        ) {
+          return ((v - 1) << 1) | 1;
+        }
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  private create(p: DecodedPacket, ifIndex: number, hash: number): number {
+    let flow: number;
     if (this.free.length > 0) {
-      idx = this.free.pop()!;
-      f = this.flows[idx];
+      flow = this.free.pop()!;
     } else {
-      idx = this.flows.length;
-      f = new Flow();
-      this.flows.push(f);
+      flow = this.used++;
+      if (flow === this.refs.length) this.refs.push(new FlowRef(flow));
+      if ((flow + 1) * K.Stride > this.keys.length) this.growRows();
     }
-    f.init(p, ifIndex, hash);
-    f.flowId = this.nextFlowId;
+    const keys = this.keys;
+    const k = flow * K.Stride;
+    keys[k + K.Hash] = hash;
+    keys[k + K.IfIndex] = ifIndex;
+    keys[k + K.Proto] = p.protocol | (p.ipVersion << 8) | (p.tunnelType << 16);
+    keys[k + K.Ports] = (p.srcPort << 16) | p.dstPort;
+    keys.set(p.srcIp, k + K.Ip0);
+    keys.set(p.dstIp, k + K.Ip1);
+
+    const s = this.state;
+    const o = flow * F.Stride;
+    const tsUs = p.tsUs;
+    const flags = p.tcpFlags & 0x3f;
+    const clientIs0 = decideClientIs0(p, flags);
+    s[o + F.LastUs] = tsUs;
+    s[o + F.StartUs] = tsUs;
+    s.fill(0, o + F.PacketsTx, o + F.FlagsRx + 1);
+    s[o + F.FinCount] = 0;
+    s[o + F.RstCount] = 0;
+    s[o + F.SynSeq] = -1;
+    s[o + F.SynackSeq] = -1;
+    s[o + F.State] = TcpState.Raw;
+    s[o + F.ClientIs0] = clientIs0 ? 1 : 0;
+    s[o + F.TunnelId] = p.tunnelId;
+    s[o + F.FlowId] = this.nextFlowId;
+    s[o + F.FirstWasSyn] = p.protocol === IPPROTO_TCP && flags === F_SYN ? 1 : 0;
+    s[o + F.Vlan] = p.vlan;
+    s[o + F.TunnelIpVersion] = p.tunnelIpVersion;
+    // Pooled rows: a non-TCP flow may keep the metrics of an earlier TCP flow (never read for it).
+    if (p.protocol === IPPROTO_TCP) s.fill(0, o + F.Perf, o + F.Perf + PERF_SIZE);
+    s[o + F.TimeoutUs] = SINGLE_DIRECTION_TIMEOUT_US;
     this.nextFlowId += this.flowIdStride;
-    f.liveIndex = this.live.length;
-    this.live.push(idx);
+    // Outer header as seen on client→server packets (DeepFlow's tunnel tx fields).
+    const t = flow * TUN_STRIDE;
+    this.tunnels.set(clientIs0 ? p.tunnelSrc : p.tunnelDst, t);
+    this.tunnels.set(clientIs0 ? p.tunnelDst : p.tunnelSrc, t + 4);
+
+    keys[k + K.LiveIndex] = this.live.length;
+    this.live.push(flow);
     if ((this.live.length << 1) > this.slots.length) this.grow();
-    let i = hash & this.mask;
-    while (this.slots[i] !== 0) i = (i + 1) & this.mask;
-    this.slots[i] = idx + 1;
-    f.slot = i;
-    return f;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = hash & mask;
+    while (slots[i] !== 0) i = (i + 1) & mask;
+    slots[i] = flow + 1;
+    keys[k + K.Slot] = i;
+    return flow;
   }
 
-  private update(f: Flow, p: DecodedPacket, fromClient: boolean): void {
+  private update(flow: number, p: DecodedPacket, fromClient: boolean): void {
+    const s = this.state;
+    const o = flow * F.Stride;
     const tsUs = p.tsUs;
     const frameLen = p.frameLen;
-    if (tsUs > f.lastUs) f.lastUs = tsUs;
+    if (tsUs > s[o + F.LastUs]) s[o + F.LastUs] = tsUs;
     const flags = p.tcpFlags;
     if (fromClient) {
-      f.packetsTx++;
-      f.bytesTx += frameLen;
-      f.payloadTx += p.payloadLen;
-      f.flagsTx |= flags;
+      s[o + F.PacketsTx]++;
+      s[o + F.BytesTx] += frameLen;
+      s[o + F.PayloadTx] += p.payloadLen;
+      s[o + F.FlagsTx] = s[o + F.FlagsTx] | flags;
     } else {
-      f.packetsRx++;
-      f.bytesRx += frameLen;
-      f.payloadRx += p.payloadLen;
-      f.flagsRx |= flags;
+      s[o + F.PacketsRx]++;
+      s[o + F.BytesRx] += frameLen;
+      s[o + F.PayloadRx] += p.payloadLen;
+      s[o + F.FlagsRx] = s[o + F.FlagsRx] | flags;
     }
+    const oneWay = s[o + F.PacketsTx] === 0 || s[o + F.PacketsRx] === 0;
     if (p.protocol !== IPPROTO_TCP) {
-      f.timeoutUs = f.packetsTx === 0 || f.packetsRx === 0 ? SINGLE_DIRECTION_TIMEOUT_US : UDP_TIMEOUT_US;
+      s[o + F.TimeoutUs] = oneWay ? SINGLE_DIRECTION_TIMEOUT_US : UDP_TIMEOUT_US;
       return;
     }
-    if (flags & F_FIN) f.finCount++;
-    if (flags & F_RST) f.rstCount++;
-    if ((flags & 0x3f) === F_SYN && f.synSeq === -1) f.synSeq = p.tcpSeq;
-    else if ((flags & 0x3f) === (F_SYN | F_ACK) && !fromClient && f.synackSeq === -1) f.synackSeq = p.tcpSeq;
-    const prev = f.state;
-    f.state = nextState(prev, flags, fromClient);
-    f.timeoutUs =
-      f.packetsTx === 0 || f.packetsRx === 0 ? SINGLE_DIRECTION_TIMEOUT_US : stateTimeoutUs(f.state, prev);
-    f.perf!.parse(p, fromClient);
+    if (flags & F_FIN) s[o + F.FinCount]++;
+    if (flags & F_RST) s[o + F.RstCount]++;
+    if ((flags & 0x3f) === F_SYN && s[o + F.SynSeq] === -1) s[o + F.SynSeq] = p.tcpSeq;
+    else if ((flags & 0x3f) === (F_SYN | F_ACK) && !fromClient && s[o + F.SynackSeq] === -1) s[o + F.SynackSeq] = p.tcpSeq;
+    const prev: TcpState = s[o + F.State];
+    const next = nextState(prev, flags, fromClient);
+    s[o + F.State] = next;
+    s[o + F.TimeoutUs] = oneWay ? SINGLE_DIRECTION_TIMEOUT_US : stateTimeoutUs(next, prev);
+    tcpPerfParse(s, o + F.Perf, p, fromClient);
   }
 
   /** Emits flows idle past their timeout (packet time). */
   sweep(nowUs: number): void {
     const live = this.live;
     for (let k = live.length - 1; k >= 0; k--) {
-      const f = this.flows[live[k]];
-      if (nowUs - f.lastUs > f.timeoutUs) this.close(f);
+      const o = live[k] * F.Stride;
+      if (nowUs - this.state[o + F.LastUs] > this.state[o + F.TimeoutUs]) this.close(live[k]);
     }
   }
 
   /** End of input: emits every remaining flow. */
   flushAll(): void {
     const live = this.live;
-    for (let k = live.length - 1; k >= 0; k--) this.close(this.flows[live[k]]);
+    for (let k = live.length - 1; k >= 0; k--) this.close(live[k]);
   }
 
-  private close(f: Flow): void {
-    const rec = this.toRecord(f);
-    // Before remove(): the pooled Flow object may be reused (as a new L7 key) at once.
-    if (this.l7 !== null) rec.l7Protocol = this.l7.onFlowEnd(f, rec.flowId);
+  private close(flow: number): void {
+    const rec = this.toRecord(flow);
+    // Before remove(): the pooled index (and its L7 key) may be reused for a new flow at once.
+    if (this.l7 !== null) rec.l7Protocol = this.l7.onFlowEnd(this.refs[flow], rec.flowId);
     this.closeTypeCounts.set(rec.closeType, (this.closeTypeCounts.get(rec.closeType) ?? 0) + 1);
     this.flowsEmitted++;
     this.opts.onFlow(rec);
-    this.remove(f);
+    this.remove(flow);
   }
 
-  private remove(f: Flow): void {
-    const idx = this.slotIndexOf(f);
+  private remove(flow: number): void {
     // Backward-shift deletion keeps linear probing correct without tombstones.
     const slots = this.slots;
+    const keys = this.keys;
     const mask = this.mask;
-    let i = f.slot;
+    let i = keys[flow * K.Stride + K.Slot];
     slots[i] = 0;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
       const s = slots[j];
       if (s === 0) break;
-      const g = this.flows[s - 1];
-      const home = g.hash & mask;
+      const g = (s - 1) * K.Stride;
+      const home = keys[g + K.Hash] & mask;
       // Move g back to i if its home is not in the cyclic range (i, j].
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!inRange) {
         slots[i] = s;
-        g.slot = i;
+        keys[g + K.Slot] = i;
         slots[j] = 0;
         i = j;
       }
     }
     // Remove from the live list by swapping in the last element.
-    const li = f.liveIndex;
-    const lastIdx = this.live.pop()!;
+    const li = keys[flow * K.Stride + K.LiveIndex];
+    const last = this.live.pop()!;
     if (li < this.live.length) {
-      this.live[li] = lastIdx;
-      this.flows[lastIdx].liveIndex = li;
+      this.live[li] = last;
+      keys[last * K.Stride + K.LiveIndex] = li;
     }
-    f.liveIndex = -1;
-    f.slot = -1;
-    this.free.push(idx);
+    this.free.push(flow);
   }
 
-  private slotIndexOf(f: Flow): number {
-    return this.slots[f.slot] - 1;
+  /** Doubles the per-flow rows. */
+  private growRows(): void {
+    const keys = new Int32Array(this.keys.length * 2);
+    keys.set(this.keys);
+    this.keys = keys;
+    const state = new Float64Array(this.state.length * 2);
+    state.set(this.state);
+    this.state = state;
+    const tunnels = new Int32Array(this.tunnels.length * 2);
+    tunnels.set(this.tunnels);
+    this.tunnels = tunnels;
   }
 
+  /** Doubles the open-addressing table. */
   private grow(): void {
     const old = this.slots;
+    const keys = this.keys;
     const cap = old.length * 2;
-    this.slots = new Int32Array(cap);
-    this.mask = cap - 1;
+    const slots = new Int32Array(cap);
+    const mask = cap - 1;
     for (let k = 0; k < old.length; k++) {
       const s = old[k];
       if (s === 0) continue;
-      const f = this.flows[s - 1];
-      let i = f.hash & this.mask;
-      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
-      this.slots[i] = s;
-      f.slot = i;
+      const g = (s - 1) * K.Stride;
+      let i = keys[g + K.Hash] & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = s;
+      keys[g + K.Slot] = i;
     }
+    this.slots = slots;
+    this.mask = mask;
   }
 
-  private toRecord(f: Flow): FlowRecord {
-    const c = f.clientIs0;
-    const isTcp = f.protocol === IPPROTO_TCP;
-    // Flow objects are pooled: a non-TCP flow may hold the TcpPerf of an earlier TCP flow.
-    const perf = isTcp ? f.perf : null;
+  private ipText(version: number, src: Int32Array, at: number): string {
+    const w = this.ipWords;
+    w[0] = src[at];
+    w[1] = src[at + 1];
+    w[2] = src[at + 2];
+    w[3] = src[at + 3];
+    return ipToString(version, w);
+  }
+
+  private toRecord(flow: number): FlowRecord {
+    const s = this.state;
+    const o = flow * F.Stride;
+    const k = flow * K.Stride;
+    const keys = this.keys;
+    const c = s[o + F.ClientIs0] !== 0;
+    const protoKey = keys[k + K.Proto];
+    const protocol = protoKey & 0xff;
+    const ipVersion = (protoKey >> 8) & 0xff;
+    const tunnelType = protoKey >> 16;
+    const ports = keys[k + K.Ports];
+    const port0 = ports >>> 16;
+    const port1 = ports & 0xffff;
+    const isTcp = protocol === IPPROTO_TCP;
+    // Pooled rows: a non-TCP flow may hold the metrics of an earlier TCP flow.
+    const m = o + F.Perf;
+    const packetsRx = s[o + F.PacketsRx];
     const closeType = isTcp
-      ? closeTypeOf(f.state, f.flagsTx, f.flagsRx, f.packetsRx)
+      ? closeTypeOf(s[o + F.State], s[o + F.FlagsTx], s[o + F.FlagsRx], packetsRx)
       : CloseType.Timeout;
+    const tunnelIpVersion = s[o + F.TunnelIpVersion];
+    const t = flow * TUN_STRIDE;
     return {
-      flowId: f.flowId,
+      flowId: s[o + F.FlowId],
       captureId: this.opts.captureId,
-      ifIndex: f.ifIndex,
+      ifIndex: keys[k + K.IfIndex],
       // Decided after import from what the whole capture shows (observation.ts).
       observationPoint: 'rest',
-      startTime: f.startUs,
-      endTime: f.lastUs,
-      ipVersion: f.ipVersion,
-      protocol: f.protocol,
-      clientIp: ipToString(f.ipVersion, c ? f.ip0 : f.ip1),
-      serverIp: ipToString(f.ipVersion, c ? f.ip1 : f.ip0),
-      clientPort: c ? f.port0 : f.port1,
-      serverPort: c ? f.port1 : f.port0,
-      tunnelType: TUNNEL_NAMES[f.tunnelType] ?? '',
-      tunnelId: f.tunnelId,
-      tunnelOuterSrc: f.tunnelType ? ipToString(f.tunnelIpVersion, f.tunnelSrc) : '',
-      tunnelOuterDst: f.tunnelType ? ipToString(f.tunnelIpVersion, f.tunnelDst) : '',
-      vlan: f.vlan,
-      packetsTx: f.packetsTx,
-      packetsRx: f.packetsRx,
-      bytesTx: f.bytesTx,
-      bytesRx: f.bytesRx,
-      payloadTx: f.payloadTx,
-      payloadRx: f.payloadRx,
-      synCount: perf ? perf.syn : 0,
-      synackCount: perf ? perf.synack : 0,
-      finCount: f.finCount,
-      rstCount: f.rstCount,
-      retransTx: perf ? perf.retransTx : 0,
-      retransRx: perf ? perf.retransRx : 0,
-      zeroWinTx: perf ? perf.zeroWinTx : 0,
-      zeroWinRx: perf ? perf.zeroWinRx : 0,
-      oooTx: perf ? perf.oooTx : 0,
-      oooRx: perf ? perf.oooRx : 0,
-      rtt: perf ? perf.rttFull : 0,
-      rttClient: perf ? perf.rttClient.max : 0,
-      rttServer: perf ? perf.rttServer.max : 0,
-      srtSum: perf ? perf.srtServer.sum : 0,
-      srtCount: perf ? perf.srtServer.count : 0,
-      srtMax: perf ? perf.srtServer.max : 0,
-      artSum: perf ? perf.artServer.sum : 0,
-      artCount: perf ? perf.artServer.count : 0,
-      artMax: perf ? perf.artServer.max : 0,
-      citSum: perf ? perf.cit.sum : 0,
-      citCount: perf ? perf.cit.count : 0,
-      citMax: perf ? perf.cit.max : 0,
+      startTime: s[o + F.StartUs],
+      endTime: s[o + F.LastUs],
+      ipVersion,
+      protocol,
+      clientIp: this.ipText(ipVersion, keys, k + (c ? K.Ip0 : K.Ip1)),
+      serverIp: this.ipText(ipVersion, keys, k + (c ? K.Ip1 : K.Ip0)),
+      clientPort: c ? port0 : port1,
+      serverPort: c ? port1 : port0,
+      tunnelType: TUNNEL_NAMES[tunnelType] ?? '',
+      tunnelId: s[o + F.TunnelId],
+      tunnelOuterSrc: tunnelType ? this.ipText(tunnelIpVersion, this.tunnels, t) : '',
+      tunnelOuterDst: tunnelType ? this.ipText(tunnelIpVersion, this.tunnels, t + 4) : '',
+      vlan: s[o + F.Vlan],
+      packetsTx: s[o + F.PacketsTx],
+      packetsRx,
+      bytesTx: s[o + F.BytesTx],
+      bytesRx: s[o + F.BytesRx],
+      payloadTx: s[o + F.PayloadTx],
+      payloadRx: s[o + F.PayloadRx],
+      synCount: isTcp ? s[m + Perf.Syn] : 0,
+      synackCount: isTcp ? s[m + Perf.Synack] : 0,
+      finCount: s[o + F.FinCount],
+      rstCount: s[o + F.RstCount],
+      retransTx: isTcp ? s[m + Perf.RetransTx] : 0,
+      retransRx: isTcp ? s[m + Perf.RetransRx] : 0,
+      zeroWinTx: isTcp ? s[m + Perf.ZeroWinTx] : 0,
+      zeroWinRx: isTcp ? s[m + Perf.ZeroWinRx] : 0,
+      oooTx: isTcp ? s[m + Perf.OooTx] : 0,
+      oooRx: isTcp ? s[m + Perf.OooRx] : 0,
+      rtt: isTcp ? s[m + Perf.RttFull] : 0,
+      rttClient: isTcp ? s[m + Perf.RttClient + 2] : 0, // (count, sum, max): max
+      rttServer: isTcp ? s[m + Perf.RttServer + 2] : 0,
+      srtSum: isTcp ? s[m + Perf.SrtServer + 1] : 0,
+      srtCount: isTcp ? s[m + Perf.SrtServer] : 0,
+      srtMax: isTcp ? s[m + Perf.SrtServer + 2] : 0,
+      artSum: isTcp ? s[m + Perf.ArtServer + 1] : 0,
+      artCount: isTcp ? s[m + Perf.ArtServer] : 0,
+      artMax: isTcp ? s[m + Perf.ArtServer + 2] : 0,
+      citSum: isTcp ? s[m + Perf.Cit + 1] : 0,
+      citCount: isTcp ? s[m + Perf.Cit] : 0,
+      citMax: isTcp ? s[m + Perf.Cit + 2] : 0,
       closeType,
-      handshakeSeen: f.firstWasSyn,
-      synSeq: isTcp ? f.synSeq : -1,
-      synackSeq: isTcp ? f.synackSeq : -1,
+      handshakeSeen: s[o + F.FirstWasSyn] !== 0,
+      synSeq: isTcp ? s[o + F.SynSeq] : -1,
+      synackSeq: isTcp ? s[o + F.SynackSeq] : -1,
       l7Protocol: '',
     };
   }
@@ -451,48 +549,4 @@ function endpointHash(ip: Int32Array, port: number): number {
   h = Math.imul(h ^ ip[3] ^ (h >>> 16), 0x1b873593);
   h = Math.imul(h ^ port ^ (h >>> 15), 0xe6546b64);
   return h ^ (h >>> 13);
-}
-
-/** 1 when the packet goes endpoint 0 → 1, 2 when 1 → 0, 0 when it is another flow. */
-function matchDirection(f: Flow, p: DecodedPacket, ifIndex: number): number {
-  if (
-    f.ifIndex !== ifIndex ||
-    f.protocol !== p.protocol ||
-    f.ipVersion !== p.ipVersion ||
-    f.tunnelType !== p.tunnelType ||
-    f.tunnelId !== p.tunnelId
-  ) {
-    return 0;
-  }
-  const s = p.srcIp;
-  const d = p.dstIp;
-  if (
-    f.port0 === p.srcPort &&
-    f.port1 === p.dstPort &&
-    f.ip0[0] === s[0] &&
-    f.ip1[0] === d[0] &&
-    f.ip0[1] === s[1] &&
-    f.ip0[2] === s[2] &&
-    f.ip0[3] === s[3] &&
-    f.ip1[1] === d[1] &&
-    f.ip1[2] === d[2] &&
-    f.ip1[3] === d[3]
-  ) {
-    return 1;
-  }
-  if (
-    f.port0 === p.dstPort &&
-    f.port1 === p.srcPort &&
-    f.ip0[0] === d[0] &&
-    f.ip1[0] === s[0] &&
-    f.ip0[1] === d[1] &&
-    f.ip0[2] === d[2] &&
-    f.ip0[3] === d[3] &&
-    f.ip1[1] === s[1] &&
-    f.ip1[2] === s[2] &&
-    f.ip1[3] === s[3]
-  ) {
-    return 2;
-  }
-  return 0;
 }

@@ -4,10 +4,12 @@
 //   rtt        = handshake ACK − first SYN   srt = data → the peer's pure ACK of it (≤ 10 s)
 //   art        = last client packet → first server data continuing its sequence (≤ 30 s)
 //   cit        = client idle time before a request
-// One object per TCP flow (pooled with it); parse() runs per packet and allocates nothing.
+// The state is PERF_SIZE doubles at an offset of a Float64Array: the flow table keeps it inside each
+// flow's block of one big array, so a packet touches a few adjacent cache lines instead of a dozen
+// objects and boxed doubles. TcpPerf wraps one block for use on its own. Nothing is allocated per packet.
 
 import type { DecodedPacket } from '../decode/packet';
-import { SeqRanges, SeqVerdict } from './seq-ranges';
+import { SeqVerdict, addSeqRange } from './seq-ranges';
 
 const F_FIN = 0x01;
 const F_SYN = 0x02;
@@ -22,289 +24,262 @@ const SRT_MAX_US = 10e6;
 const ART_MAX_US = 30e6;
 const WSCALE_KNOWN = 0x80;
 
-/** One direction's view: what it last sent and what may be measured next. */
-class Peer {
-  readonly seqs = new SeqRanges();
-  timestamp = 0;
+/** One direction's view (offsets within its peer block): what it last sent and what may be measured next. Booleans are 0/1. */
+const enum P {
+  Timestamp = 0,
   /** Client: first SYN; server: first SYN-ACK. */
-  firstHandshakeUs = 0;
+  FirstHandshakeUs = 1,
   /** ISN + 1 of this side (0 = unknown). */
-  seqThreshold = 0;
-  seq = 0;
-  payloadLen = 0;
-  winScale = 0;
-  synSent = false;
-  handshakeAckSeen = false;
-  srtCalculable = false;
-  rttCalculable = false;
-  artCalculable = false;
+  SeqThreshold = 2,
+  Seq = 3,
+  PayloadLen = 4,
+  WinScale = 5,
+  SynSent = 6,
+  HandshakeAckSeen = 7,
+  SrtCalculable = 8,
+  RttCalculable = 9,
+  ArtCalculable = 10,
   /** The SYN came before the SYN-ACK, so the full handshake time can be measured. */
-  rttFullPrecondition = false;
-  rttFullCalculable = false;
-
-  reset(): void {
-    this.seqs.reset();
-    this.timestamp = 0;
-    this.firstHandshakeUs = 0;
-    this.seqThreshold = 0;
-    this.seq = 0;
-    this.payloadLen = 0;
-    this.winScale = 0;
-    this.synSent = false;
-    this.handshakeAckSeen = false;
-    this.srtCalculable = false;
-    this.rttCalculable = false;
-    this.artCalculable = false;
-    this.rttFullPrecondition = false;
-    this.rttFullCalculable = false;
-  }
+  RttFullPrecondition = 11,
+  RttFullCalculable = 12,
+  Size = 13,
 }
 
-export class TimeStat {
-  count = 0;
-  sum = 0;
-  max = 0;
-  add(d: number): void {
-    this.count++;
-    this.sum += d;
-    if (d > this.max) this.max = d;
-  }
-  reset(): void {
-    this.count = 0;
-    this.sum = 0;
-    this.max = 0;
-  }
-}
-
-export class TcpPerf {
-  private readonly client = new Peer();
-  private readonly server = new Peer();
-  private handshaking = false;
-
+/** Offsets within a flow's metrics block. Time stats are (count, sum, max) triples. */
+export const enum Perf {
+  Handshaking = 0,
+  Client = 1,
+  Server = Client + P.Size,
   /** rtt_0 in DeepFlow: client handshake ACK − first SYN-ACK. */
-  readonly rttClient = new TimeStat();
+  RttClient = Server + P.Size,
   /** rtt_1: SYN-ACK − first SYN. */
-  readonly rttServer = new TimeStat();
-  readonly artClient = new TimeStat();
-  readonly artServer = new TimeStat();
-  readonly srtClient = new TimeStat();
-  readonly srtServer = new TimeStat();
-  readonly cit = new TimeStat();
-  rttFull = 0;
-  retransTx = 0;
-  retransRx = 0;
-  retransSynTx = 0;
-  retransSynRx = 0;
-  zeroWinTx = 0;
-  zeroWinRx = 0;
-  oooTx = 0;
-  oooRx = 0;
-  syn = 0;
-  synack = 0;
-  retransSyn = 0;
-  retransSynack = 0;
+  RttServer = RttClient + 3,
+  ArtClient = RttServer + 3,
+  ArtServer = ArtClient + 3,
+  SrtClient = ArtServer + 3,
+  SrtServer = SrtClient + 3,
+  Cit = SrtServer + 3,
+  RttFull = Cit + 3,
+  RetransTx,
+  RetransRx,
+  RetransSynTx,
+  RetransSynRx,
+  ZeroWinTx,
+  ZeroWinRx,
+  OooTx,
+  OooRx,
+  Syn,
+  Synack,
+  RetransSyn,
+  RetransSynack,
   /** Segments that overlapped seen data inconsistently (DeepFlow: invalid packets). */
-  invalid = 0;
+  Invalid,
+  /** Sequence ranges of the client's, then the server's data (seq-ranges.ts). */
+  SeqsClient,
+  // 33 = SEQ_RANGES_SIZE written out: esbuild folds enum arithmetic on same-file values only.
+  SeqsServer = SeqsClient + 33,
+  Size = SeqsServer + 33,
+}
 
-  reset(): void {
-    this.client.reset();
-    this.server.reset();
-    this.handshaking = false;
-    this.rttClient.reset();
-    this.rttServer.reset();
-    this.artClient.reset();
-    this.artServer.reset();
-    this.srtClient.reset();
-    this.srtServer.reset();
-    this.cit.reset();
-    this.rttFull = 0;
-    this.retransTx = this.retransRx = this.retransSynTx = this.retransSynRx = 0;
-    this.zeroWinTx = this.zeroWinRx = this.oooTx = this.oooRx = 0;
-    this.syn = this.synack = this.retransSyn = this.retransSynack = 0;
-    this.invalid = 0;
+/** Doubles one flow's metrics take; all zero is the initial state. Typed as a literal so that the
+ * compiler checks the copies written out in flow-table.ts. */
+export const PERF_SIZE: 128 = Perf.Size;
+
+export interface TimeStat {
+  readonly count: number;
+  readonly sum: number;
+  readonly max: number;
+}
+
+function addTime(s: Float64Array, at: number, d: number): void {
+  s[at]++;
+  s[at + 1] += d;
+  if (d > s[at + 2]) s[at + 2] = d;
+}
+
+/**
+ * Feeds one TCP packet (p.tsUs must be set) to the metrics at s[o, o + PERF_SIZE); fromClient: its
+ * direction. Fields are read from the packet object: passing 32-bit sequence numbers and µs
+ * timestamps as arguments would box them (they exceed V8's small-integer range) on every packet.
+ */
+export function tcpPerfParse(s: Float64Array, o: number, p: DecodedPacket, fromClient: boolean): void {
+  const tsUs = p.tsUs;
+  const flags = p.tcpFlags & MASK;
+  const seq = p.tcpSeq;
+  const ack = p.tcpAck;
+  const payloadLen = p.payloadLen;
+  const client = o + Perf.Client;
+  const server = o + Perf.Server;
+  const same = fromClient ? client : server;
+  const oppo = fromClient ? server : client;
+  if (!isInteresting(flags)) {
+    s[same + P.SrtCalculable] = s[same + P.ArtCalculable] = s[same + P.RttFullPrecondition] = s[same + P.RttFullCalculable] = 0;
+    s[oppo + P.SrtCalculable] = s[oppo + P.ArtCalculable] = s[oppo + P.RttFullPrecondition] = s[oppo + P.RttFullCalculable] = 0;
+    return;
+  }
+  // Out-of-time-order packets are not measured (they would produce negative intervals).
+  if (tsUs < s[client + P.Timestamp] || tsUs < s[server + P.Timestamp]) return;
+
+  const isSyn = flags === F_SYN;
+  const isSynAck = flags === (F_SYN | F_ACK) && payloadLen === 0;
+  const isAck = flags === F_ACK && payloadLen === 0;
+  const isPshAck = flags === (F_PSH | F_ACK) && payloadLen > 1;
+
+  // Retransmission / validity (DeepFlow: is_invalid_retrans_packet).
+  let invalid = false;
+  if (isSyn) {
+    if (s[same + P.SeqThreshold] === 0) {
+      s[same + P.SeqThreshold] = (seq + 1) >>> 0;
+      s[same + P.FirstHandshakeUs] = tsUs;
+      s[o + Perf.Handshaking] = 1;
+    } else if (s[same + P.SynSent] !== 0) {
+      countRetrans(s, o, fromClient, true);
+      s[o + Perf.RetransSyn]++;
+    }
+    s[same + P.SynSent] = 1;
+  } else if (isSynAck) {
+    if (s[same + P.SeqThreshold] === 0) {
+      s[same + P.FirstHandshakeUs] = tsUs;
+      s[same + P.SeqThreshold] = (seq + 1) >>> 0;
+      if (s[oppo + P.SeqThreshold] === 0) s[oppo + P.SeqThreshold] = ack;
+      else s[oppo + P.RttFullPrecondition] = 1;
+    } else {
+      countRetrans(s, o, fromClient, true);
+      s[o + Perf.RetransSynack]++;
+    }
+  } else if (isAck) {
+    // A pure ACK cannot be told from a keep-alive, so it is never a retransmission.
+    // During the handshake a client ACK keeps it open and a server ACK closes it; a later ACK
+    // never reopens it (DeepFlow's rtt-rtt-2 / syn-ack-ack-retrans dumps pin this down).
+    if (s[o + Perf.Handshaking] !== 0) s[o + Perf.Handshaking] = fromClient ? 1 : 0;
+  } else if (payloadLen > 1) {
+    const v = addSeqRange(s, o + (fromClient ? Perf.SeqsClient : Perf.SeqsServer), seq, payloadLen);
+    if (v === SeqVerdict.Retrans) countRetrans(s, o, fromClient, false);
+    else if (v === SeqVerdict.Error) invalid = true;
+    else if (v === SeqVerdict.OutOfOrder) s[o + (fromClient ? Perf.OooTx : Perf.OooRx)]++;
   }
 
-  /**
-   * Feeds one TCP packet (p.tsUs must be set); fromClient: its direction.
-   */
-  parse(p: DecodedPacket, fromClient: boolean): void {
-    // Fields are read from the packet object: passing 32-bit sequence numbers and µs timestamps as
-    // arguments would box them (they exceed V8's small-integer range) on every packet.
-    const tsUs = p.tsUs;
-    const flags = p.tcpFlags & MASK;
-    const seq = p.tcpSeq;
-    const ack = p.tcpAck;
-    const payloadLen = p.payloadLen;
-    const same = fromClient ? this.client : this.server;
-    const oppo = fromClient ? this.server : this.client;
-    if (!isInteresting(flags)) {
-      same.srtCalculable = same.artCalculable = same.rttFullPrecondition = same.rttFullCalculable = false;
-      oppo.srtCalculable = oppo.artCalculable = oppo.rttFullPrecondition = oppo.rttFullCalculable = false;
-      return;
+  if (invalid) {
+    s[o + Perf.Invalid]++;
+    s[client + P.SrtCalculable] = s[client + P.ArtCalculable] = 0;
+    s[server + P.SrtCalculable] = s[server + P.ArtCalculable] = 0;
+  } else {
+    if (s[o + Perf.Handshaking] !== 0) {
+      s[o + Perf.Handshaking] = opening(s, o, same, oppo, fromClient, p, isSyn, isSynAck, isAck) ? 1 : 0;
     }
-    // Out-of-time-order packets are not measured (they would produce negative intervals).
-    if (tsUs < this.client.timestamp || tsUs < this.server.timestamp) return;
-
-    const isSyn = flags === F_SYN;
-    const isSynAck = flags === (F_SYN | F_ACK) && payloadLen === 0;
-    const isAck = flags === F_ACK && payloadLen === 0;
-    const isPshAck = flags === (F_PSH | F_ACK) && payloadLen > 1;
-
-    // Retransmission / validity (DeepFlow: is_invalid_retrans_packet).
-    let invalid = false;
-    if (isSyn) {
-      if (same.seqThreshold === 0) {
-        same.seqThreshold = (seq + 1) >>> 0;
-        same.firstHandshakeUs = tsUs;
-        this.handshaking = true;
-      } else if (same.synSent) {
-        this.countRetrans(fromClient, true);
-        this.retransSyn++;
-      }
-      same.synSent = true;
-    } else if (isSynAck) {
-      if (same.seqThreshold === 0) {
-        same.firstHandshakeUs = tsUs;
-        same.seqThreshold = (seq + 1) >>> 0;
-        if (oppo.seqThreshold === 0) oppo.seqThreshold = ack;
-        else oppo.rttFullPrecondition = true;
-      } else {
-        this.countRetrans(fromClient, true);
-        this.retransSynack++;
-      }
-    } else if (isAck) {
-      // A pure ACK cannot be told from a keep-alive, so it is never a retransmission.
-      // During the handshake a client ACK keeps it open and a server ACK closes it; a later ACK
-      // never reopens it (DeepFlow's rtt-rtt-2 / syn-ack-ack-retrans dumps pin this down).
-      if (this.handshaking) this.handshaking = fromClient;
-    } else if (payloadLen > 1) {
-      const v = same.seqs.addSegment(p);
-      if (v === SeqVerdict.Retrans) this.countRetrans(fromClient, false);
-      else if (v === SeqVerdict.Error) invalid = true;
-      else if (v === SeqVerdict.OutOfOrder) {
-        if (fromClient) this.oooTx++;
-        else this.oooRx++;
-      }
-    }
-
-    if (invalid) {
-      this.invalid++;
-      this.client.srtCalculable = this.client.artCalculable = false;
-      this.server.srtCalculable = this.server.artCalculable = false;
-    } else {
-      if (this.handshaking) this.handshaking = this.opening(same, oppo, fromClient, p, isSyn, isSynAck, isAck);
-      if (!this.handshaking) this.established(same, oppo, fromClient, p, isAck, isPshAck);
-      if (isSyn) this.syn++;
-      if (isSynAck) this.synack++;
-    }
-
-    same.timestamp = tsUs;
-    same.payloadLen = flags & F_SYN ? 1 : payloadLen;
-    same.seq = seq;
+    if (s[o + Perf.Handshaking] === 0) established(s, o, same, oppo, fromClient, p, isAck, isPshAck);
+    if (isSyn) s[o + Perf.Syn]++;
+    if (isSynAck) s[o + Perf.Synack]++;
   }
 
-  private countRetrans(fromClient: boolean, syn: boolean): void {
-    if (fromClient) {
-      this.retransTx++;
-      if (syn) this.retransSynTx++;
-    } else {
-      this.retransRx++;
-      if (syn) this.retransSynRx++;
+  s[same + P.Timestamp] = tsUs;
+  s[same + P.PayloadLen] = flags & F_SYN ? 1 : payloadLen;
+  s[same + P.Seq] = seq;
+}
+
+function countRetrans(s: Float64Array, o: number, fromClient: boolean, syn: boolean): void {
+  if (fromClient) {
+    s[o + Perf.RetransTx]++;
+    if (syn) s[o + Perf.RetransSynTx]++;
+  } else {
+    s[o + Perf.RetransRx]++;
+    if (syn) s[o + Perf.RetransSynRx]++;
+  }
+}
+
+/** Handshake phase: RTTs. Returns whether the flow is still opening. */
+function opening(
+  s: Float64Array,
+  o: number,
+  same: number,
+  oppo: number,
+  fromClient: boolean,
+  p: DecodedPacket,
+  isSyn: boolean,
+  isSynAck: boolean,
+  isAck: boolean,
+): boolean {
+  const tsUs = p.tsUs;
+  const ack = p.tcpAck;
+  const wscale = p.tcpWscale;
+  const isHandshakeAck = isAck && s[oppo + P.SeqThreshold] === ack;
+  if (s[same + P.RttCalculable] !== 0 && ack === ((s[oppo + P.Seq] + s[oppo + P.PayloadLen]) >>> 0)) {
+    if ((isHandshakeAck || isSynAck) && s[oppo + P.FirstHandshakeUs] !== 0) {
+      const rtt = clamp(tsUs - s[oppo + P.FirstHandshakeUs], RTT_MAX_US);
+      if (rtt !== 0) addTime(s, o + (fromClient ? Perf.RttClient : Perf.RttServer), rtt);
+      // Measured once per SYN / SYN-ACK: a repeated ACK (keep-alive) must not measure again.
+      s[same + P.RttCalculable] = 0;
     }
   }
-
-  /** Handshake phase: RTTs. Returns whether the flow is still opening. */
-  private opening(
-    same: Peer,
-    oppo: Peer,
-    fromClient: boolean,
-    p: DecodedPacket,
-    isSyn: boolean,
-    isSynAck: boolean,
-    isAck: boolean,
-  ): boolean {
-    const tsUs = p.tsUs;
-    const ack = p.tcpAck;
-    const wscale = p.tcpWscale;
-    const isHandshakeAck = isAck && oppo.seqThreshold === ack;
-    if (same.rttCalculable && ack === ((oppo.seq + oppo.payloadLen) >>> 0)) {
-      if ((isHandshakeAck || isSynAck) && oppo.firstHandshakeUs !== 0) {
-        const rtt = clamp(tsUs - oppo.firstHandshakeUs, RTT_MAX_US);
-        if (rtt !== 0) (fromClient ? this.rttClient : this.rttServer).add(rtt);
-        // Measured once per SYN / SYN-ACK: a repeated ACK (keep-alive) must not measure again.
-        same.rttCalculable = false;
-      }
-    }
-    if (same.rttFullCalculable && isHandshakeAck) {
-      const rtt = clamp(tsUs - same.firstHandshakeUs, RTT_MAX_US);
-      if (rtt !== 0) this.rttFull = rtt;
-      same.rttFullCalculable = false;
-    }
-    let isOpening: boolean;
-    if (isSyn || isSynAck) {
-      if (wscale > 0) same.winScale = WSCALE_KNOWN | Math.min(wscale, 14);
-      same.rttCalculable = true;
-      same.srtCalculable = same.artCalculable = false;
-      oppo.rttCalculable = true;
-      oppo.srtCalculable = oppo.artCalculable = false;
-      if (isSynAck && oppo.rttFullPrecondition) oppo.rttFullCalculable = true;
-      isOpening = true;
-    } else {
-      if (!isAck) {
-        same.rttCalculable = oppo.rttCalculable = false;
-        same.rttFullCalculable = false;
-      }
-      isOpening = isAck;
-    }
-    if (isHandshakeAck) same.handshakeAckSeen = true;
-    return isOpening;
+  if (s[same + P.RttFullCalculable] !== 0 && isHandshakeAck) {
+    const rtt = clamp(tsUs - s[same + P.FirstHandshakeUs], RTT_MAX_US);
+    if (rtt !== 0) s[o + Perf.RttFull] = rtt;
+    s[same + P.RttFullCalculable] = 0;
   }
+  let isOpening: boolean;
+  if (isSyn || isSynAck) {
+    if (wscale > 0) s[same + P.WinScale] = WSCALE_KNOWN | Math.min(wscale, 14);
+    s[same + P.RttCalculable] = 1;
+    s[same + P.SrtCalculable] = s[same + P.ArtCalculable] = 0;
+    s[oppo + P.RttCalculable] = 1;
+    s[oppo + P.SrtCalculable] = s[oppo + P.ArtCalculable] = 0;
+    if (isSynAck && s[oppo + P.RttFullPrecondition] !== 0) s[oppo + P.RttFullCalculable] = 1;
+    isOpening = true;
+  } else {
+    if (!isAck) {
+      s[same + P.RttCalculable] = s[oppo + P.RttCalculable] = 0;
+      s[same + P.RttFullCalculable] = 0;
+    }
+    isOpening = isAck;
+  }
+  if (isHandshakeAck) s[same + P.HandshakeAckSeen] = 1;
+  return isOpening;
+}
 
-  /** Established phase: SRT, ART, zero window, CIT. */
-  private established(
-    same: Peer,
-    oppo: Peer,
-    fromClient: boolean,
-    p: DecodedPacket,
-    isAck: boolean,
-    isPshAck: boolean,
-  ): void {
-    const tsUs = p.tsUs;
-    const seq = p.tcpSeq;
-    const ack = p.tcpAck;
-    const payloadLen = p.payloadLen;
-    if (same.srtCalculable && isAck && ack === ((oppo.seq + oppo.payloadLen) >>> 0)) {
-      const srt = clamp(tsUs - oppo.timestamp, SRT_MAX_US);
-      if (srt !== 0) (fromClient ? this.srtClient : this.srtServer).add(srt);
-    }
-    if (same.artCalculable && payloadLen > 1 && seq === ((same.seq + same.payloadLen) >>> 0)) {
-      const art = clamp(tsUs - oppo.timestamp, ART_MAX_US);
-      if (art !== 0) (fromClient ? this.artClient : this.artServer).add(art);
-    }
-    if (isAck) {
-      same.srtCalculable = false;
-      oppo.srtCalculable = oppo.artCalculable = false;
-    } else if (isPshAck) {
-      same.srtCalculable = same.artCalculable = false;
-      oppo.srtCalculable = oppo.artCalculable = true;
-    } else {
-      same.srtCalculable = same.artCalculable = false;
-      oppo.srtCalculable = oppo.artCalculable = false;
-    }
-    let win = p.tcpWindow;
-    if (same.winScale & oppo.winScale & WSCALE_KNOWN) win = win * (1 << (same.winScale & 0x0f));
-    if (win === 0) {
-      if (fromClient) this.zeroWinTx++;
-      else this.zeroWinRx++;
-    }
-    // Client idle time before a request (payload > 1: a 1-byte payload may be a keep-alive).
-    if (fromClient && isPshAck) {
-      if (same.handshakeAckSeen) {
-        same.handshakeAckSeen = false;
-        this.cit.add(tsUs - Math.max(same.timestamp, oppo.timestamp));
-      } else if (oppo.payloadLen > 1 && (same.payloadLen <= 1 || oppo.timestamp > same.timestamp)) {
-        this.cit.add(tsUs - oppo.timestamp);
-      }
+/** Established phase: SRT, ART, zero window, CIT. */
+function established(
+  s: Float64Array,
+  o: number,
+  same: number,
+  oppo: number,
+  fromClient: boolean,
+  p: DecodedPacket,
+  isAck: boolean,
+  isPshAck: boolean,
+): void {
+  const tsUs = p.tsUs;
+  const seq = p.tcpSeq;
+  const ack = p.tcpAck;
+  const payloadLen = p.payloadLen;
+  if (s[same + P.SrtCalculable] !== 0 && isAck && ack === ((s[oppo + P.Seq] + s[oppo + P.PayloadLen]) >>> 0)) {
+    const srt = clamp(tsUs - s[oppo + P.Timestamp], SRT_MAX_US);
+    if (srt !== 0) addTime(s, o + (fromClient ? Perf.SrtClient : Perf.SrtServer), srt);
+  }
+  if (s[same + P.ArtCalculable] !== 0 && payloadLen > 1 && seq === ((s[same + P.Seq] + s[same + P.PayloadLen]) >>> 0)) {
+    const art = clamp(tsUs - s[oppo + P.Timestamp], ART_MAX_US);
+    if (art !== 0) addTime(s, o + (fromClient ? Perf.ArtClient : Perf.ArtServer), art);
+  }
+  if (isAck) {
+    s[same + P.SrtCalculable] = 0;
+    s[oppo + P.SrtCalculable] = s[oppo + P.ArtCalculable] = 0;
+  } else if (isPshAck) {
+    s[same + P.SrtCalculable] = s[same + P.ArtCalculable] = 0;
+    s[oppo + P.SrtCalculable] = s[oppo + P.ArtCalculable] = 1;
+  } else {
+    s[same + P.SrtCalculable] = s[same + P.ArtCalculable] = 0;
+    s[oppo + P.SrtCalculable] = s[oppo + P.ArtCalculable] = 0;
+  }
+  let win = p.tcpWindow;
+  const sameScale = s[same + P.WinScale];
+  if (sameScale & s[oppo + P.WinScale] & WSCALE_KNOWN) win = win * (1 << (sameScale & 0x0f));
+  if (win === 0) s[o + (fromClient ? Perf.ZeroWinTx : Perf.ZeroWinRx)]++;
+  // Client idle time before a request (payload > 1: a 1-byte payload may be a keep-alive).
+  if (fromClient && isPshAck) {
+    if (s[same + P.HandshakeAckSeen] !== 0) {
+      s[same + P.HandshakeAckSeen] = 0;
+      addTime(s, o + Perf.Cit, tsUs - Math.max(s[same + P.Timestamp], s[oppo + P.Timestamp]));
+    } else if (s[oppo + P.PayloadLen] > 1 && (s[same + P.PayloadLen] <= 1 || s[oppo + P.Timestamp] > s[same + P.Timestamp])) {
+      addTime(s, o + Perf.Cit, tsUs - s[oppo + P.Timestamp]);
     }
   }
 }
@@ -322,4 +297,80 @@ function isInteresting(flags: number): boolean {
   }
   if (!(flags & F_ACK) && flags & (F_PSH | F_FIN | F_URG)) return false;
   return (flags & (F_FIN | F_RST)) === 0;
+}
+
+function timeStat(s: Float64Array, at: number): TimeStat {
+  return { count: s[at], sum: s[at + 1], max: s[at + 2] };
+}
+
+/** One flow's metrics in a block of their own (tests, tools); the flow table calls tcpPerfParse in place. */
+export class TcpPerf {
+  readonly s = new Float64Array(PERF_SIZE);
+
+  reset(): void {
+    this.s.fill(0);
+  }
+
+  /** Feeds one TCP packet (p.tsUs must be set); fromClient: its direction. */
+  parse(p: DecodedPacket, fromClient: boolean): void {
+    tcpPerfParse(this.s, 0, p, fromClient);
+  }
+
+  get rttClient(): TimeStat {
+    return timeStat(this.s, Perf.RttClient);
+  }
+  get rttServer(): TimeStat {
+    return timeStat(this.s, Perf.RttServer);
+  }
+  get artClient(): TimeStat {
+    return timeStat(this.s, Perf.ArtClient);
+  }
+  get artServer(): TimeStat {
+    return timeStat(this.s, Perf.ArtServer);
+  }
+  get srtClient(): TimeStat {
+    return timeStat(this.s, Perf.SrtClient);
+  }
+  get srtServer(): TimeStat {
+    return timeStat(this.s, Perf.SrtServer);
+  }
+  get cit(): TimeStat {
+    return timeStat(this.s, Perf.Cit);
+  }
+  get rttFull(): number {
+    return this.s[Perf.RttFull];
+  }
+  get retransTx(): number {
+    return this.s[Perf.RetransTx];
+  }
+  get retransRx(): number {
+    return this.s[Perf.RetransRx];
+  }
+  get zeroWinTx(): number {
+    return this.s[Perf.ZeroWinTx];
+  }
+  get zeroWinRx(): number {
+    return this.s[Perf.ZeroWinRx];
+  }
+  get oooTx(): number {
+    return this.s[Perf.OooTx];
+  }
+  get oooRx(): number {
+    return this.s[Perf.OooRx];
+  }
+  get syn(): number {
+    return this.s[Perf.Syn];
+  }
+  get synack(): number {
+    return this.s[Perf.Synack];
+  }
+  get retransSyn(): number {
+    return this.s[Perf.RetransSyn];
+  }
+  get retransSynack(): number {
+    return this.s[Perf.RetransSynack];
+  }
+  get invalid(): number {
+    return this.s[Perf.Invalid];
+  }
 }
