@@ -107,8 +107,8 @@ function layoutOptions(name: MapLayout, cy: cytoscape.Core): cytoscape.LayoutOpt
   }
   if (name === 'concentric') return { name, minNodeSpacing: 60, padding: 30, animate: false } as cytoscape.LayoutOptions;
   // cose runs until its temperature (1000, × coolingFactor per iteration) falls below 1: ~690 iterations
-  // of O(n²) repulsion at the default 0.99, 3–20 s for 320 services here (bench/ui.ts). Large maps cool
-  // faster (66 iterations): under 1 s, and the result still untangles and fits the canvas.
+  // of O(n²) repulsion at the default 0.99, 3–20 s for 320 services here (bench/ui.ts, 2 loaded cores).
+  // Large maps cool faster (66 iterations, a tenth of the work) and the result still untangles.
   const coolingFactor = cy.nodes().length > 100 ? 0.9 : 0.99;
   return { name: 'cose', padding: 30, animate: false, nodeRepulsion: () => 400000, idealEdgeLength: () => 120, randomize: false, coolingFactor } as cytoscape.LayoutOptions;
 }
@@ -171,7 +171,8 @@ export function ServiceMapView(props: {
   useEffect(() => {
     if (!container.current) return;
     preventCytoscapeStyleInjection();
-    const cy = cytoscape({ container: container.current, style: stylesheet(), minZoom: 0.2, maxZoom: 3, boxSelectionEnabled: false });
+    // minZoom low enough for Fit to show a map of hundreds of nodes whole (320 services need ~0.18).
+    const cy = cytoscape({ container: container.current, style: stylesheet(), minZoom: 0.05, maxZoom: 3, boxSelectionEnabled: false });
     cy.on('tap', 'node', (e) => setSelection({ kind: 'node', id: e.target.id() }));
     cy.on('tap', 'edge', (e) => setSelection({ kind: 'edge', id: e.target.id() }));
     cy.on('tap', (e) => {
