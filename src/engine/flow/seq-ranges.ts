@@ -26,17 +26,26 @@ const HIGH = 0xc0000000;
  * pairs (a 16th range exists briefly before the lowest two merge). Written out as tcp-perf.ts copies it. */
 export const SEQ_RANGES_SIZE = 33;
 
+/** A segment's sequence number (unsigned 32-bit) and payload length: a DecodedPacket, or a stand-in. */
+export interface Segment {
+  readonly tcpSeq: number;
+  readonly payloadLen: number;
+}
+
 /**
- * Classifies and records [seq, seq + len) (seq unsigned 32-bit) in the ranges kept at s[o]: s[o] is
- * the count, then ascending [start, end) pairs (end may reach 2^32, hence doubles). Flat so the flow
+ * Classifies and records the segment's [seq, seq + len) in the ranges kept at s[o]: s[o] is the
+ * count, then ascending [start, end) pairs (end may reach 2^32, hence doubles). Flat so the flow
  * table keeps them inside each flow's block of its state array (one less object to miss on).
+ * The segment is passed as an object: a sequence number ≥ 2^30 passed as a number would be boxed.
  */
-export function addSeqRange(s: Float64Array, o: number, seq: number, len: number): SeqVerdict {
+export function addSeqRange(s: Float64Array, o: number, seg: Segment): SeqVerdict {
+  const seq = seg.tcpSeq;
+  const len = seg.payloadLen;
   if (len === 0 || seq === 0) return SeqVerdict.NotCare;
   const end = seq + len;
   if (end > 0xffffffff) return SeqVerdict.NotCare;
   const r = o + 1; // ranges start here
-  let n = s[o];
+  let n = s[o] | 0; // an int32 index (a double here deopts the loops below)
   if (n === 0) {
     s[r] = seq;
     s[r + 1] = end;
@@ -118,6 +127,7 @@ export function addSeqRange(s: Float64Array, o: number, seq: number, len: number
 /** One direction's ranges on their own (tests, tools); the flow table uses addSeqRange in place. */
 export class SeqRanges {
   private readonly s = new Float64Array(SEQ_RANGES_SIZE);
+  private readonly seg = { tcpSeq: 0, payloadLen: 0 };
   /** The [start, end) pairs, ascending. */
   readonly r = this.s.subarray(1);
 
@@ -131,6 +141,8 @@ export class SeqRanges {
 
   /** Classifies and records [seq, seq + len). seq is unsigned 32-bit. */
   add(seq: number, len: number): SeqVerdict {
-    return addSeqRange(this.s, 0, seq, len);
+    this.seg.tcpSeq = seq;
+    this.seg.payloadLen = len;
+    return addSeqRange(this.s, 0, this.seg);
   }
 }

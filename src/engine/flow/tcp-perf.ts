@@ -153,7 +153,7 @@ export function tcpPerfParse(s: Float64Array, o: number, p: DecodedPacket, fromC
     // never reopens it (DeepFlow's rtt-rtt-2 / syn-ack-ack-retrans dumps pin this down).
     if (s[o + Perf.Handshaking] !== 0) s[o + Perf.Handshaking] = fromClient ? 1 : 0;
   } else if (payloadLen > 1) {
-    const v = addSeqRange(s, o + (fromClient ? Perf.SeqsClient : Perf.SeqsServer), seq, payloadLen);
+    const v = addSeqRange(s, o + (fromClient ? Perf.SeqsClient : Perf.SeqsServer), p);
     if (v === SeqVerdict.Retrans) countRetrans(s, o, fromClient, false);
     else if (v === SeqVerdict.Error) invalid = true;
     else if (v === SeqVerdict.OutOfOrder) s[o + (fromClient ? Perf.OooTx : Perf.OooRx)]++;
