@@ -447,9 +447,10 @@ Target: a map of 300 nodes lays out in under 2 s (Kiali needs ~6 s for 100 eleme
 |---|---:|---:|---:|---:|---:|---:|---:|
 ${t.maps.map((m) => `| ${m.what} | ${fmt(m.nodes)} | ${fmt(m.edges)} | ${fmt(m.totalMs)} | ${fmt(m.apiMs)} | ${fmt(m.elementsMs)} | ${fmt(m.layoutMs)} | ${fmt(m.drawMs)} |`).join('\n')}
 
-"API ms" is the serviceMap call inside the total (query + JSON over HTTP, as the page saw it; the time chart's own query runs
-beside it); "elements" is cytoscape replacing the elements, "layout" computing and applying the positions, "first frame" from
-there to cytoscape's first draw (edge geometry and label sizes are computed then).
+"API ms" is the serviceMap call inside the total (query + JSON over HTTP, as the page saw it; the engine runs view queries one
+at a time, so on the first map it also waits for the time chart's query and the capture summary); "elements" is cytoscape replacing
+the elements, "layout" computing and applying the positions, "first frame" from there to cytoscape's first draw (edge geometry and
+label sizes are computed then). Query latency alone, in process: the Views section above.
 
 - Layout alone, ${fmt(cold?.nodes)} nodes and ${fmt(cold?.edges)} edges, layered (the default): choice → drawn ${fmt(relayoutMs)} ms (median of ${relayouts.length}) — ${verdict(relayoutMs)} the 2 s target.
 - The same map with its query: ${warm ? `${fmt(warm.totalMs)} ms warm (${fmt(clientMs(warm))} ms of it in the page) — ${verdict(warm.totalMs)} 2 s; ` : ''}${cold ? `${fmt(cold.totalMs)} ms for the first map after opening the workspace, whose query also builds the per-request sets every view shares (${fmt(cold.apiMs)} ms) — ${verdict(cold.totalMs)} 2 s.` : ''}
