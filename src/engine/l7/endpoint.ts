@@ -31,25 +31,49 @@ export function foldPath(target: string): string {
   if (end > MAX_ENDPOINT * 4) end = MAX_ENDPOINT * 4;
   if (end < path.length) path = path.slice(0, end);
   if (!digit) return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
-  const parts = path.split('/');
-  for (let i = 0; i < parts.length; i++) if (isId(parts[i])) parts[i] = '{id}';
-  const out = parts.join('/');
+  // Segment by segment without split/join (this runs once per HTTP request): only the pieces between
+  // folded ids are copied.
+  let out = '';
+  let kept = 0; // path[kept, seg) is still to be copied
+  let seg = 0;
+  const n = path.length;
+  for (let i = 0; i <= n; i++) {
+    if (i < n && path.charCodeAt(i) !== 47) continue;
+    if (i > seg && isId(path, seg, i)) {
+      out += path.slice(kept, seg) + '{id}';
+      kept = i;
+    }
+    seg = i + 1;
+  }
+  if (kept === 0) return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
+  out += path.slice(kept);
   return out.length > MAX_ENDPOINT ? out.slice(0, MAX_ENDPOINT) : out;
 }
 
-function isId(s: string): boolean {
-  const n = s.length;
-  if (n === 0) return false;
+/** Whether s[from, to) (one path segment, not empty) is an id. */
+function isId(s: string, from: number, to: number): boolean {
+  const n = to - from;
   let digits = 0;
   let hex = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) digits++;
     else if ((c >= 97 && c <= 102) || (c >= 65 && c <= 70)) hex++;
   }
   if (digits === n) return true;
-  if (n === 36 && UUID.test(s)) return true;
+  if (n === 36 && isUuid(s, from)) return true;
   return n >= 16 && digits > 0 && digits + hex === n;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** s[at, at + 36) is 8-4-4-4-12 hex digits (either case) joined by '-'. */
+function isUuid(s: string, at: number): boolean {
+  for (let k = 0; k < 36; k++) {
+    const c = s.charCodeAt(at + k);
+    if (k === 8 || k === 13 || k === 18 || k === 23) {
+      if (c !== 45) return false;
+    } else if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) {
+      return false;
+    }
+  }
+  return true;
+}

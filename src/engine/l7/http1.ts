@@ -140,6 +140,16 @@ function prefixOf(b: Buffer, at: number, end: number, p: Buffer): boolean {
   return true;
 }
 
+/**
+ * First LF in buf[from, end), else `end`. Buffer.indexOf (memchr) is ~3x faster than a byte loop over
+ * header lines; it may look past `end` (the buffer can be a whole capture batch), at memchr speed and
+ * only up to the next LF, which a match beyond `end` is taken as "none".
+ */
+function lineFeed(buf: Buffer, from: number, end: number): number {
+  const j = buf.indexOf(10, from);
+  return j < 0 || j > end ? end : j;
+}
+
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
@@ -229,8 +239,7 @@ export class Http1Parser implements L7FlowParser {
         case St.ChunkSize:
         case St.ChunkEnd:
         case St.Trailers: {
-          let j = i;
-          while (j < end && buf[j] !== 10) j++;
+          const j = lineFeed(buf, i, end);
           if (h.lineLen === 0 && !h.lineCut) {
             h.lineSeq = (seq + (i - off)) >>> 0;
             h.lineTs = tsUs;

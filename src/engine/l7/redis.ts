@@ -119,10 +119,14 @@ function lineEnd(b: Buffer, at: number, end: number): number {
   return lf - 1;
 }
 
-/** First LF in b[from, end), or -1 (never looks past `end`: the buffer may be a whole capture batch). */
+/**
+ * First LF in b[from, end), or -1. Buffer.indexOf (memchr) beats a byte loop; it may look past `end`
+ * (the buffer may be a whole capture batch) up to the next LF, and a match there counts as none.
+ */
 function findLF(b: Buffer, from: number, end: number): number {
-  for (let i = from; i < end; i++) if (b[i] === LF) return i;
-  return -1;
+  if (from >= end) return -1;
+  const i = b.indexOf(LF, from);
+  return i >= end ? -1 : i;
 }
 
 /**
