@@ -1,8 +1,8 @@
 // Bidirectional flows keyed by (interface, tunnel, IP version, protocol, endpoint pair), with TCP state,
 // TCP performance metrics and idle timeouts in packet time. One table per capture source.
-// Hot path: open addressing over an Int32Array of slots; every flow's state lives in flat typed
-// arrays indexed by a pooled flow index (its key in one 64-byte row of `keys`, its counters and TCP
-// metrics in one block of `state`), so a packet touches a few adjacent cache lines rather than a
+// Hot path: open addressing over an Int32Array of slots; every flow lives in one row of a flat buffer
+// indexed by a pooled flow index (its key as int32 words in the row's first cache line, then its
+// counters and TCP metrics as doubles), so a packet touches a few adjacent cache lines rather than a
 // dozen objects and boxed doubles. Nothing is allocated per packet.
 
 import {
@@ -15,7 +15,7 @@ import {
 } from '../decode/packet';
 import { CloseType, type FlowRecord } from '../../shared/records';
 import type { L7Engine, L7FlowInfo } from '../l7/engine';
-import { PERF_SIZE, Perf, tcpPerfParse } from './tcp-perf';
+import { Perf, tcpPerfParse } from './tcp-perf';
 import { TcpState, closeTypeOf, isFinished, nextState, stateTimeoutUs } from './tcp-state';
 
 const F_FIN = 0x01;
@@ -29,7 +29,7 @@ const SINGLE_DIRECTION_TIMEOUT_US = 5e6;
 /** How often (packet time) idle flows are swept out. */
 const SWEEP_INTERVAL_US = 1e6;
 
-/** A flow's key row in `keys` (Int32Array). Endpoint 0 = sender of the flow's first packet. */
+/** A flow's key: int32 words at the start of its row (index row * 2 + K in `keys`). Endpoint 0 = sender of the flow's first packet. */
 const enum K {
   Hash = 0,
   IfIndex = 1,
@@ -44,13 +44,12 @@ const enum K {
   Slot = 12,
   /** Index in FlowTable.live. */
   LiveIndex = 13,
-  Stride = 16,
 }
 
-/** A flow's block in `state` (Float64Array): counters, then its TCP metrics (tcp-perf.ts). Booleans are 0/1. */
+/** A flow's state: doubles after the key's 64 bytes (index row + F in `state`), then its TCP metrics (tcp-perf.ts). Booleans are 0/1. */
 const enum F {
-  // First cache line: what finding the flow and checking its expiry read.
-  LastUs = 0,
+  // Second cache line: what finding the flow and checking its expiry read.
+  LastUs = 8,
   TimeoutUs,
   ClientIs0,
   State,
@@ -59,7 +58,7 @@ const enum F {
   RstCount,
   /** Not in the key row: a GRE key may use all 32 bits. */
   TunnelId,
-  // Second: the per-packet counters (tx = client→server, rx = server→client).
+  // Third: the per-packet counters (tx = client→server, rx = server→client).
   PacketsTx,
   PacketsRx,
   BytesTx,
@@ -77,8 +76,9 @@ const enum F {
   Vlan,
   TunnelIpVersion,
   Perf,
-  // Perf + PERF_SIZE written out: esbuild folds enum arithmetic on same-file values only.
-  Stride = Perf + 128,
+  /** Doubles per row: Perf + PERF_SIZE (written out: esbuild folds enum arithmetic on same-file
+   * values only), padded to whole 64-byte lines. */
+  Row = Perf + 128 + 2,
 }
 
 /** Outer addresses (tunnel src, then dst, as seen client→server): 8 words per flow, read at close only. */
@@ -122,7 +122,7 @@ export interface FlowTableOptions {
 export class FlowTable {
   private slots: Int32Array; // flow index + 1, 0 = empty
   private mask: number;
-  /** Per-flow rows (see K, F, TUN_STRIDE); grown by doubling. */
+  /** Per-flow rows: two views of one buffer (see K, F); grown by doubling. */
   private keys: Int32Array;
   private state: Float64Array;
   private tunnels: Int32Array;
@@ -149,8 +149,8 @@ export class FlowTable {
     this.slots = new Int32Array(initialCapacity);
     this.mask = initialCapacity - 1;
     const flows = 1024;
-    this.keys = new Int32Array(flows * K.Stride);
-    this.state = new Float64Array(flows * F.Stride);
+    this.state = new Float64Array(flows * F.Row);
+    this.keys = new Int32Array(this.state.buffer);
     this.tunnels = new Int32Array(flows * TUN_STRIDE);
     this.nextFlowId = opts.firstFlowId;
     this.flowIdStride = opts.flowIdStride ?? 1;
@@ -176,7 +176,7 @@ export class FlowTable {
     let forward = (idx & 1) === 0; // packet from endpoint 0
     if (idx >= 0) {
       const s = this.state;
-      const o = flow * F.Stride;
+      const o = flow * F.Row;
       const flags = p.tcpFlags & 0x3f;
       // Expired in packet time, or a new connection reusing the 5-tuple: close it, start another.
       if (
@@ -195,14 +195,14 @@ export class FlowTable {
       flow = this.create(p, ifIndex, hash);
       forward = true;
     }
-    const clientIs0 = this.state[flow * F.Stride + F.ClientIs0] !== 0;
+    const clientIs0 = this.state[flow * F.Row + F.ClientIs0] !== 0;
     const fromClient = forward ? clientIs0 : !clientIs0;
     this.update(flow, p, fromClient);
     if (this.l7 !== null) {
       // Every packet, pure ACKs included: an ACK past bytes the capture lacks reveals a gap early.
       const info = this.l7Info;
       info.ifIndex = ifIndex;
-      info.flowId = this.state[flow * F.Stride + F.FlowId];
+      info.flowId = this.state[flow * F.Row + F.FlowId];
       this.l7.onPacket(this.refs[flow], p, fromClient, info);
     }
   }
@@ -221,10 +221,10 @@ export class FlowTable {
     for (;;) {
       const v = slots[i];
       if (v === 0) return -1;
-      const k = (v - 1) * K.Stride;
+      const k = (v - 1) * (F.Row * 2);
       if (keys[k + K.Hash] === hash && keys[k + K.IfIndex] === ifIndex && keys[k + K.Proto] === proto) {
         const ports = keys[k + K.Ports];
-        const sameTunnel = this.state[(v - 1) * F.Stride + F.TunnelId] === p.tunnelId;
+        const sameTunnel = this.state[(v - 1) * F.Row + F.TunnelId] === p.tunnelId;
         if (
           sameTunnel &&
           ports === ((sp << 16) | dp) &&
@@ -265,10 +265,11 @@ export class FlowTable {
     } else {
       flow = this.used++;
       if (flow === this.refs.length) this.refs.push(new FlowRef(flow));
-      if ((flow + 1) * K.Stride > this.keys.length) this.growRows();
+      if ((flow + 1) * F.Row > this.state.length) this.growRows();
     }
     const keys = this.keys;
-    const k = flow * K.Stride;
+    const o = flow * F.Row;
+    const k = o * 2;
     keys[k + K.Hash] = hash;
     keys[k + K.IfIndex] = ifIndex;
     keys[k + K.Proto] = p.protocol | (p.ipVersion << 8) | (p.tunnelType << 16);
@@ -277,7 +278,6 @@ export class FlowTable {
     keys.set(p.dstIp, k + K.Ip1);
 
     const s = this.state;
-    const o = flow * F.Stride;
     const tsUs = p.tsUs;
     const flags = p.tcpFlags & 0x3f;
     const clientIs0 = decideClientIs0(p, flags);
@@ -296,7 +296,11 @@ export class FlowTable {
     s[o + F.Vlan] = p.vlan;
     s[o + F.TunnelIpVersion] = p.tunnelIpVersion;
     // Pooled rows: a non-TCP flow may keep the metrics of an earlier TCP flow (never read for it).
-    if (p.protocol === IPPROTO_TCP) s.fill(0, o + F.Perf, o + F.Perf + PERF_SIZE);
+    // All zero is the metrics' initial state; past their counts, sequence ranges are never read.
+    if (p.protocol === IPPROTO_TCP) {
+      s.fill(0, o + F.Perf, o + F.Perf + Perf.SeqsClient + 1);
+      s[o + F.Perf + Perf.SeqsServer] = 0;
+    }
     s[o + F.TimeoutUs] = SINGLE_DIRECTION_TIMEOUT_US;
     this.nextFlowId += this.flowIdStride;
     // Outer header as seen on client→server packets (DeepFlow's tunnel tx fields).
@@ -318,7 +322,7 @@ export class FlowTable {
 
   private update(flow: number, p: DecodedPacket, fromClient: boolean): void {
     const s = this.state;
-    const o = flow * F.Stride;
+    const o = flow * F.Row;
     const tsUs = p.tsUs;
     const frameLen = p.frameLen;
     if (tsUs > s[o + F.LastUs]) s[o + F.LastUs] = tsUs;
@@ -354,7 +358,7 @@ export class FlowTable {
   sweep(nowUs: number): void {
     const live = this.live;
     for (let k = live.length - 1; k >= 0; k--) {
-      const o = live[k] * F.Stride;
+      const o = live[k] * F.Row;
       if (nowUs - this.state[o + F.LastUs] > this.state[o + F.TimeoutUs]) this.close(live[k]);
     }
   }
@@ -380,14 +384,14 @@ export class FlowTable {
     const slots = this.slots;
     const keys = this.keys;
     const mask = this.mask;
-    let i = keys[flow * K.Stride + K.Slot];
+    let i = keys[flow * (F.Row * 2) + K.Slot];
     slots[i] = 0;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
       const s = slots[j];
       if (s === 0) break;
-      const g = (s - 1) * K.Stride;
+      const g = (s - 1) * (F.Row * 2);
       const home = keys[g + K.Hash] & mask;
       // Move g back to i if its home is not in the cyclic range (i, j].
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
@@ -399,23 +403,21 @@ export class FlowTable {
       }
     }
     // Remove from the live list by swapping in the last element.
-    const li = keys[flow * K.Stride + K.LiveIndex];
+    const li = keys[flow * (F.Row * 2) + K.LiveIndex];
     const last = this.live.pop()!;
     if (li < this.live.length) {
       this.live[li] = last;
-      keys[last * K.Stride + K.LiveIndex] = li;
+      keys[last * (F.Row * 2) + K.LiveIndex] = li;
     }
     this.free.push(flow);
   }
 
   /** Doubles the per-flow rows. */
   private growRows(): void {
-    const keys = new Int32Array(this.keys.length * 2);
-    keys.set(this.keys);
-    this.keys = keys;
     const state = new Float64Array(this.state.length * 2);
     state.set(this.state);
     this.state = state;
+    this.keys = new Int32Array(state.buffer);
     const tunnels = new Int32Array(this.tunnels.length * 2);
     tunnels.set(this.tunnels);
     this.tunnels = tunnels;
@@ -431,7 +433,7 @@ export class FlowTable {
     for (let k = 0; k < old.length; k++) {
       const s = old[k];
       if (s === 0) continue;
-      const g = (s - 1) * K.Stride;
+      const g = (s - 1) * (F.Row * 2);
       let i = keys[g + K.Hash] & mask;
       while (slots[i] !== 0) i = (i + 1) & mask;
       slots[i] = s;
@@ -452,8 +454,8 @@ export class FlowTable {
 
   private toRecord(flow: number): FlowRecord {
     const s = this.state;
-    const o = flow * F.Stride;
-    const k = flow * K.Stride;
+    const o = flow * F.Row;
+    const k = o * 2;
     const keys = this.keys;
     const c = s[o + F.ClientIs0] !== 0;
     const protoKey = keys[k + K.Proto];

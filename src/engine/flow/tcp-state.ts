@@ -101,13 +101,19 @@ const SERVER: number[][] = [
   /* EstablishRst*/ [-1, -1, -1, -1, -1, -1, -1],
 ];
 
-export function nextState(state: TcpState, flags: number, fromClient: boolean): TcpState {
-  const c = flagClass(flags);
-  if (!fromClient) {
-    const s = SERVER[state][c];
-    if (s >= 0) return s;
+// Both tables folded into one lookup by (state, flags & 0x3f, direction), built once: a packet's
+// transition is then a single load from a 2 KiB array instead of a switch and two nested arrays.
+const NEXT = new Int8Array(CLIENT.length * 128);
+for (let st = 0; st < CLIENT.length; st++) {
+  for (let f = 0; f < 64; f++) {
+    const c = flagClass(f);
+    NEXT[(st << 7) | (f << 1)] = CLIENT[st][c];
+    NEXT[(st << 7) | (f << 1) | 1] = SERVER[st][c] >= 0 ? SERVER[st][c] : CLIENT[st][c];
   }
-  return CLIENT[state][c];
+}
+
+export function nextState(state: TcpState, flags: number, fromClient: boolean): TcpState {
+  return NEXT[(state << 7) | ((flags & 0x3f) << 1) | (fromClient ? 0 : 1)];
 }
 
 /** Idle timeouts by state, µs (DeepFlow defaults: others 5 s, established 300 s, RST 35 s, FIN 2 s). */
