@@ -21,6 +21,31 @@ const EDGE_LIST_MAX = 300;
 
 type Selection = { kind: 'node'; id: string } | { kind: 'edge'; id: string } | null;
 
+/**
+ * Edge labels show from zoom 6/9 (9 px text, min-zoomed-font-size 6), yet cytoscape measures and places
+ * every label whenever the map is laid out or fitted: a third of the time to draw 1,600 edges, nearly
+ * half with 6,400 (bench/ui.ts), for text too small to draw. So an edge gets its label once it is on
+ * screen at a zoom that can show it (and keeps it): after a pan or zoom comes to rest, so that labelling
+ * never holds up the frames of the gesture itself.
+ */
+const EDGE_LABEL_ZOOM = 6 / 9;
+
+/** Labels the edges on screen that have none yet, when the zoom can show them; true when it labelled any. */
+function labelEdgesInView(cy: cytoscape.Core): boolean {
+  if (cy.zoom() < EDGE_LABEL_ZOOM) return false;
+  const v = cy.extent();
+  // The box of an edge's ends, widened for the bend of parallel edges: cheap, and near enough.
+  const pad = 100;
+  const due = cy.edges(':visible').filter((e) => {
+    if (e.hasClass('labelled')) return false;
+    const a = e.source().position();
+    const b = e.target().position();
+    return Math.min(a.x, b.x) - pad <= v.x2 && Math.max(a.x, b.x) + pad >= v.x1 && Math.min(a.y, b.y) - pad <= v.y2 && Math.max(a.y, b.y) + pad >= v.y1;
+  });
+  due.addClass('labelled');
+  return due.nonempty();
+}
+
 function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 }
@@ -75,7 +100,6 @@ function stylesheet(): cytoscape.StylesheetJson {
         'curve-style': 'bezier',
         // Parallel edges (one per protocol and port) fan out far enough for their labels to part.
         'control-point-step-size': 70,
-        label: 'data(label)',
         'text-wrap': 'wrap',
         'font-size': 9,
         color: fg,
@@ -85,6 +109,7 @@ function stylesheet(): cytoscape.StylesheetJson {
         'min-zoomed-font-size': 6,
       },
     },
+    { selector: 'edge.labelled', style: { label: 'data(label)' } },
     { selector: 'edge.transport', style: { 'line-style': 'dashed', 'font-size': 8, color: cssVar('--fg-muted', '#5d6470') } },
     { selector: ':selected', style: { 'overlay-color': accent, 'overlay-opacity': 0.18, 'overlay-padding': 6 } },
     { selector: 'edge:selected', style: { width: 4 } },
@@ -183,8 +208,11 @@ export function ServiceMapView(props: {
     // The canvas follows its box (side panel opening, window resizing); refit while the user has not
     // zoomed or panned.
     let userMoved = false;
+    let labelling: ReturnType<typeof setTimeout> | undefined;
     cy.on('viewport', (e) => {
       if (e.originalEvent) userMoved = true;
+      clearTimeout(labelling);
+      labelling = setTimeout(() => labelEdgesInView(cy), 150);
     });
     cy.on('layoutstop', () => {
       userMoved = false;
@@ -195,6 +223,7 @@ export function ServiceMapView(props: {
     });
     resize.observe(container.current);
     return () => {
+      clearTimeout(labelling);
       resize.disconnect();
       cy.destroy();
       cyRef.current = null;
@@ -222,6 +251,8 @@ export function ServiceMapView(props: {
     cy.layout(layoutOptions(layout, cy)).run();
     const t2 = performance.now();
     cy.fit(undefined, 30);
+    // A small map is drawn close enough for its labels: frame it again with them.
+    if (labelEdgesInView(cy)) cy.fit(undefined, 30);
     const detail = { layout, nodes: cy.nodes().length, edges: cy.edges().length };
     performance.measure('flowscope:map-elements', { start: t0, end: t1, detail });
     performance.measure('flowscope:map-layout', { start: t1, end: t2, detail });
