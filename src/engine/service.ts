@@ -122,6 +122,9 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
     }
     store = opened;
     viewQueries = new Views(opened);
+    // A workspace reopened with captures in it: build what the views share before the first is asked.
+    const [[captures]] = (await opened.query('SELECT count(*) FROM captures')).rows;
+    if (Number(captures) > 0) viewQueries.warm().catch(() => undefined);
   })();
   // Callers see the failure through open(); this only keeps it from being an unhandled rejection.
   ready.catch(() => undefined);
