@@ -106,6 +106,10 @@ export class TableWriter<R> {
   private readonly chunk: DuckDBDataChunk;
   /** Rows of a long (or non-ASCII) string per column in the chunk being flushed; reused. */
   private readonly longRows = new Int32Array(CHUNK_ROWS);
+  /** Rows repeating a longer string of an earlier row, as (row, earlier row) pairs; reused. */
+  private readonly dupRows = new Int32Array(2 * CHUNK_ROWS);
+  /** Longer string → first row holding it, in the column being flushed; reused. */
+  private readonly firstRow = new Map<string, number>();
   private rows = 0;
   private total = 0;
   private closed = false;
@@ -275,7 +279,10 @@ export class TableWriter<R> {
 
   /**
    * Strings into the column's string_t array: short ASCII ones inline, one copy for the whole column,
-   * then a native call per longer string. Returns the count of NULLs.
+   * then a native call per distinct longer string. A longer string repeated in the chunk (a host, an
+   * endpoint, the same request seen at several hops) is assigned once: the other rows get a copy of its
+   * string_t, whose pointer is into the vector's own string heap, valid until the chunk is reset.
+   * Returns the count of NULLs.
    */
   private fillStrings(col: Column<R>, n: number, vec: duckdb.Vector): number {
     const a = col.str!;
@@ -283,7 +290,11 @@ export class TableWriter<R> {
     const words = col.strWords!;
     const valid = col.valid;
     const longRows = this.longRows;
+    const dupRows = this.dupRows;
+    const firstRow = this.firstRow;
+    firstRow.clear();
     let longs = 0;
+    let dups = 0;
     let nulls = 0;
     for (let i = 0; i < n; i++) {
       const s = a[i];
@@ -307,15 +318,36 @@ export class TableWriter<R> {
           bytes[b + k] = ch;
         }
       }
-      if (inline) words[w] = len;
-      else longRows[longs++] = i;
+      if (inline) {
+        words[w] = len;
+        continue;
+      }
+      const first = firstRow.get(s);
+      if (first === undefined) {
+        firstRow.set(s, i);
+        longRows[longs++] = i;
+      } else {
+        dupRows[2 * dups] = i;
+        dupRows[2 * dups + 1] = first;
+        dups++;
+      }
     }
     duckdb.copy_data_to_vector(vec, 0, bytes.buffer as ArrayBuffer, 0, n * STRING_T);
     for (let k = 0; k < longs; k++) {
       const i = longRows[k];
       duckdb.vector_assign_string_element(vec, i, a[i]!);
     }
+    if (dups > 0) {
+      // The assigned rows' string_t now hold heap pointers: read the column back, copy them over.
+      const cur = duckdb.vector_get_data(vec, n * STRING_T);
+      for (let k = 0; k < dups; k++) {
+        const to = dupRows[2 * k] * STRING_T;
+        cur.copyWithin(to, dupRows[2 * k + 1] * STRING_T, dupRows[2 * k + 1] * STRING_T + STRING_T);
+      }
+      duckdb.copy_data_to_vector(vec, 0, cur.buffer as ArrayBuffer, cur.byteOffset, n * STRING_T);
+    }
     a.fill(null, 0, n); // drop references to the records' strings
+    firstRow.clear();
     return nulls;
   }
 
