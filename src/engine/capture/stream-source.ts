@@ -9,7 +9,8 @@ import { CaptureError, PacketBatch, type CaptureInterface, type PacketSource } f
 export interface ReaderOptions {
   /** Bytes per read (default 4 MiB). Small values are for tests that exercise chunk boundaries. */
   chunkSize?: number;
-  /** Packets per batch (default 8192). */
+  /** Packets per batch (default 1024: the headers the parser just touched are still in cache when
+   * the consumer decodes the batch; 8192 measured slower in the decode stage). */
   batchCapacity?: number;
 }
 
@@ -36,7 +37,7 @@ export abstract class StreamSource implements PacketSource {
     opts: ReaderOptions,
   ) {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK;
-    this.batch = new PacketBatch(opts.batchCapacity ?? 8192);
+    this.batch = new PacketBatch(opts.batchCapacity ?? 1024);
   }
 
   /** Resets per-pass state (interfaces, byte order, ...) before the input is read from the start. */
