@@ -4,6 +4,8 @@
 // (object ids, hashes); words stay as they are.
 
 const MAX_ENDPOINT = 512;
+/** Longest path looked at (the rest is cut before folding). */
+const MAX_PATH = MAX_ENDPOINT * 4;
 
 /** Folds the path of an HTTP request target (origin form or absolute form). */
 export function foldPath(target: string): string {
@@ -19,47 +21,61 @@ export function foldPath(target: string): string {
       return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
     }
   }
-  // One pass: where the path ends (query, fragment) and whether it holds a digit at all (most
-  // paths without one need no folding and no splitting).
-  let end = path.length;
-  let digit = false;
-  for (let i = 0; i < end; i++) {
-    const c = path.charCodeAt(i);
-    if (c === 63 || c === 35) end = i;
-    else if (c >= 48 && c <= 57) digit = true;
-  }
-  if (end > MAX_ENDPOINT * 4) end = MAX_ENDPOINT * 4;
-  if (end < path.length) path = path.slice(0, end);
-  if (!digit) return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
-  // Segment by segment without split/join (this runs once per HTTP request): only the pieces between
-  // folded ids are copied.
-  let out = '';
-  let kept = 0; // path[kept, seg) is still to be copied
-  let seg = 0;
+  // One pass (this runs once per HTTP request): where the path ends (query, fragment; cut at 2048),
+  // whether it holds a digit at all (paths without one are never folded), and which segments are ids,
+  // from per-segment counts of digits and hex letters.
   const n = path.length;
-  for (let i = 0; i <= n; i++) {
-    if (i < n && path.charCodeAt(i) !== 47) continue;
-    if (i > seg && isId(path, seg, i)) {
-      out += path.slice(kept, seg) + '{id}';
-      kept = i;
+  const limit = n < MAX_PATH ? n : MAX_PATH;
+  let end = n;
+  let digit = false;
+  let ids = 0;
+  let seg = 0;
+  let digits = 0;
+  let hex = 0;
+  for (let i = 0; i < n; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 63 || c === 35) {
+      end = i;
+      break;
     }
-    seg = i + 1;
+    const isDigit = c >= 48 && c <= 57;
+    if (isDigit) digit = true;
+    if (i >= limit) continue; // past the cut: only the end and digits still matter
+    if (c === 47) {
+      if (isId(path, seg, i, digits, hex)) {
+        ID_RANGES[ids++] = seg;
+        ID_RANGES[ids++] = i;
+      }
+      seg = i + 1;
+      digits = hex = 0;
+    } else if (isDigit) digits++;
+    else if ((c >= 97 && c <= 102) || (c >= 65 && c <= 70)) hex++;
   }
-  if (kept === 0) return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
+  const stop = end < limit ? end : limit;
+  if (isId(path, seg, stop, digits, hex)) {
+    ID_RANGES[ids++] = seg;
+    ID_RANGES[ids++] = stop;
+  }
+  if (stop < n) path = path.slice(0, stop);
+  if (!digit || ids === 0) return path.length > MAX_ENDPOINT ? path.slice(0, MAX_ENDPOINT) : path;
+  // Only the pieces between folded ids are copied.
+  let out = '';
+  let kept = 0;
+  for (let k = 0; k < ids; k += 2) {
+    out += path.slice(kept, ID_RANGES[k]) + '{id}';
+    kept = ID_RANGES[k + 1];
+  }
   out += path.slice(kept);
   return out.length > MAX_ENDPOINT ? out.slice(0, MAX_ENDPOINT) : out;
 }
 
-/** Whether s[from, to) (one path segment, not empty) is an id. */
-function isId(s: string, from: number, to: number): boolean {
+/** Segment starts and ends of the ids found by foldPath (at most one per two characters of the path). */
+const ID_RANGES = new Int32Array(MAX_PATH + 2);
+
+/** Whether s[from, to), a path segment holding `digits` decimal digits and `hex` letters a-f, is an id. */
+function isId(s: string, from: number, to: number, digits: number, hex: number): boolean {
   const n = to - from;
-  let digits = 0;
-  let hex = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
-    else if ((c >= 97 && c <= 102) || (c >= 65 && c <= 70)) hex++;
-  }
+  if (n <= 0) return false;
   if (digits === n) return true;
   if (n === 36 && isUuid(s, from)) return true;
   return n >= 16 && digits > 0 && digits + hex === n;

@@ -301,7 +301,11 @@ export class RedisParser implements L7FlowParser {
           const n = Math.min(h.bulkLeft, end - i);
           if (h.keep !== null && h.keepLen < h.keep.length) {
             const k = Math.min(n, h.keep.length - h.keepLen);
-            buf.copy(h.keep, h.keepLen, i, i + k);
+            const keep = h.keep;
+            let at = h.keepLen;
+            // Kept values are short (command words, keys): a loop beats Buffer.copy's per-call overhead.
+            if (k <= 64) for (let x = i; x < i + k; x++) keep[at++] = buf[x];
+            else buf.copy(keep, at, i, i + k);
             h.keepLen += k;
           }
           h.bulkLeft -= n;
@@ -420,7 +424,10 @@ export class RedisParser implements L7FlowParser {
 
   /** Whether the value starting now is a top-level element worth keeping. */
   private keeping(dir: Dir, h: Half): boolean {
-    if (h.depth === 0) return true;
+    // A reply that is one scalar is named by its type alone (response_result); only an error's text
+    // is used, and the callers keep errors themselves. Not copying and decoding every GET's bulk value
+    // was ~2 % of the L7 stage.
+    if (h.depth === 0) return dir === this.reqDir;
     if (h.depth !== 1 || h.attr[0] === 1) return false;
     if (dir === this.reqDir) return h.elemBytes < MAX_RESOURCE;
     return h.elems.length < REPLY_ELEMENTS;
