@@ -76,10 +76,22 @@ interface Column<R> {
   out: ReturnType<NumLayout['array']> | null;
   min: number | null;
   max: number | null;
-  /** Str: the strings of the chunk (null = NULL), and its string_t array. */
+  /**
+   * Str: the chunk's string_t array, filled as rows are added (the record's strings are still in the
+   * CPU cache then; read again at flush they cost a cache miss each): short ASCII strings inline, NULLs
+   * zero. Longer strings wait in `str` for their native call at flush, once per distinct value: the
+   * rows of `longRows` hold the first of each (`firstRow`), `dupRows` pairs (row, first row) repeats.
+   */
   str: (string | null)[] | null;
   strBytes: Uint8Array | null;
   strWords: Uint32Array | null;
+  longRows: Int32Array | null;
+  longs: number;
+  dupRows: Int32Array | null;
+  dups: number;
+  firstRow: Map<string, number> | null;
+  /** Str: NULLs in the chunk so far (their validity bits are cleared as they are added). */
+  nulls: number;
   /** Bool: 1, 0, -1 = NULL; also the vector's layout (a byte per row) once NULLs are zeroed. */
   bool: Int8Array | null;
   /** Validity bitmask of the chunk (bit set = valid), in the vector's uint64-word layout. */
@@ -104,12 +116,6 @@ async function tableColumns(conn: DuckDBConnection, table: string): Promise<stri
 export class TableWriter<R> {
   private readonly columns: Column<R>[];
   private readonly chunk: DuckDBDataChunk;
-  /** Rows of a long (or non-ASCII) string per column in the chunk being flushed; reused. */
-  private readonly longRows = new Int32Array(CHUNK_ROWS);
-  /** Rows repeating a longer string of an earlier row, as (row, earlier row) pairs; reused. */
-  private readonly dupRows = new Int32Array(2 * CHUNK_ROWS);
-  /** Longer string → first row holding it, in the column being flushed; reused. */
-  private readonly firstRow = new Map<string, number>();
   private rows = 0;
   private total = 0;
   private closed = false;
@@ -172,8 +178,14 @@ export class TableWriter<R> {
         str: kind === Kind.Str ? new Array<string | null>(CHUNK_ROWS).fill(null) : null,
         strBytes,
         strWords: strBytes ? new Uint32Array(strBytes.buffer) : null,
+        longRows: kind === Kind.Str ? new Int32Array(CHUNK_ROWS) : null,
+        longs: 0,
+        dupRows: kind === Kind.Str ? new Int32Array(2 * CHUNK_ROWS) : null,
+        dups: 0,
+        firstRow: kind === Kind.Str ? new Map<string, number>() : null,
+        nulls: 0,
         bool: kind === Kind.Bool ? new Int8Array(CHUNK_ROWS) : null,
-        valid: new Uint32Array(CHUNK_ROWS / 32),
+        valid: new Uint32Array(CHUNK_ROWS / 32).fill(0xffffffff),
       });
     }
     return new TableWriter(table, appender, columns, chunkTypes, onClose);
@@ -197,7 +209,7 @@ export class TableWriter<R> {
           col.num![r] = v === null ? NaN : (v as number);
           break;
         case Kind.Str:
-          col.str![r] = v as string | null;
+          putString(col, r, v as string | null);
           break;
         case Kind.Bool:
           col.bool![r] = v === null ? -1 : v ? 1 : 0;
@@ -219,7 +231,7 @@ export class TableWriter<R> {
       const col = this.columns[c];
       const vec = duckdb.data_chunk_get_vector(raw, c);
       const valid = col.valid;
-      valid.fill(0xffffffff);
+      if (col.kind !== Kind.Str) valid.fill(0xffffffff); // strings set theirs as they were added
       let nulls = 0;
       switch (col.kind) {
         case Kind.Num:
@@ -227,7 +239,8 @@ export class TableWriter<R> {
           duckdb.copy_data_to_vector(vec, 0, col.out!.buffer as ArrayBuffer, 0, n * (col.out!.byteLength / CHUNK_ROWS));
           break;
         case Kind.Str:
-          nulls = this.fillStrings(col, n, vec);
+          nulls = col.nulls;
+          fillStrings(col, n, vec);
           break;
         case Kind.Bool: {
           const a = col.bool!;
@@ -250,6 +263,18 @@ export class TableWriter<R> {
     this.appender.appendDataChunk(this.chunk);
     this.total += n;
     this.rows = 0;
+    this.resetStrings();
+  }
+
+  /** String columns start the next chunk empty: no NULLs, no longer strings waiting. */
+  private resetStrings(): void {
+    for (const col of this.columns) {
+      if (col.kind !== Kind.Str) continue;
+      for (let k = 0; k < col.longs; k++) col.str![col.longRows![k]] = null; // drop the records' strings
+      col.longs = col.dups = col.nulls = 0;
+      col.firstRow!.clear();
+      col.valid.fill(0xffffffff);
+    }
   }
 
   /** Numbers into the column's vector layout and validity; returns the count of NULLs. */
@@ -278,80 +303,6 @@ export class TableWriter<R> {
   }
 
   /**
-   * Strings into the column's string_t array: short ASCII ones inline, one copy for the whole column,
-   * then a native call per distinct longer string. A longer string repeated in the chunk (a host, an
-   * endpoint, the same request seen at several hops) is assigned once: the other rows get a copy of its
-   * string_t, whose pointer is into the vector's own string heap, valid until the chunk is reset.
-   * Returns the count of NULLs.
-   */
-  private fillStrings(col: Column<R>, n: number, vec: duckdb.Vector): number {
-    const a = col.str!;
-    const bytes = col.strBytes!;
-    const words = col.strWords!;
-    const valid = col.valid;
-    const longRows = this.longRows;
-    const dupRows = this.dupRows;
-    const firstRow = this.firstRow;
-    firstRow.clear();
-    let longs = 0;
-    let dups = 0;
-    let nulls = 0;
-    for (let i = 0; i < n; i++) {
-      const s = a[i];
-      const w = i * 4;
-      words[w] = words[w + 1] = words[w + 2] = words[w + 3] = 0;
-      if (s === null) {
-        valid[i >>> 5] &= ~(1 << (i & 31));
-        nulls++;
-        continue;
-      }
-      const len = s.length;
-      let inline = len <= INLINE_MAX;
-      if (inline) {
-        const b = i * STRING_T + 4;
-        for (let k = 0; k < len; k++) {
-          const ch = s.charCodeAt(k);
-          if (ch >= 0x80) {
-            inline = false;
-            break;
-          }
-          bytes[b + k] = ch;
-        }
-      }
-      if (inline) {
-        words[w] = len;
-        continue;
-      }
-      const first = firstRow.get(s);
-      if (first === undefined) {
-        firstRow.set(s, i);
-        longRows[longs++] = i;
-      } else {
-        dupRows[2 * dups] = i;
-        dupRows[2 * dups + 1] = first;
-        dups++;
-      }
-    }
-    duckdb.copy_data_to_vector(vec, 0, bytes.buffer as ArrayBuffer, 0, n * STRING_T);
-    for (let k = 0; k < longs; k++) {
-      const i = longRows[k];
-      duckdb.vector_assign_string_element(vec, i, a[i]!);
-    }
-    if (dups > 0) {
-      // The assigned rows' string_t now hold heap pointers: read the column back, copy them over.
-      const cur = duckdb.vector_get_data(vec, n * STRING_T);
-      for (let k = 0; k < dups; k++) {
-        const to = dupRows[2 * k] * STRING_T;
-        cur.copyWithin(to, dupRows[2 * k + 1] * STRING_T, dupRows[2 * k + 1] * STRING_T + STRING_T);
-      }
-      duckdb.copy_data_to_vector(vec, 0, cur.buffer as ArrayBuffer, cur.byteOffset, n * STRING_T);
-    }
-    a.fill(null, 0, n); // drop references to the records' strings
-    firstRow.clear();
-    return nulls;
-  }
-
-  /**
    * Make everything added so far visible to queries (a live capture calls this now and then);
    * DuckDB otherwise keeps appended chunks in the appender until it fills or closes.
    */
@@ -365,7 +316,7 @@ export class TableWriter<R> {
   /** A bad value is a bug upstream: the chunk holding it is dropped and the writer fails loudly. */
   private badValue(column: string, value: number, row: number): Error {
     this.rows = 0;
-    for (const col of this.columns) col.str?.fill(null);
+    this.resetStrings();
     this.failed = new Error(
       `store: ${this.table}.${column} cannot hold ${value} (record ${this.total + row} of this writer)`,
     );
@@ -390,6 +341,71 @@ export class TableWriter<R> {
     }
     if (this.failed) throw this.failed;
     return this.total;
+  }
+}
+
+/** One string cell of row r (see Column.str). */
+function putString<R>(col: Column<R>, r: number, s: string | null): void {
+  const words = col.strWords!;
+  const w = r * 4;
+  words[w] = words[w + 1] = words[w + 2] = words[w + 3] = 0;
+  if (s === null) {
+    col.valid[r >>> 5] &= ~(1 << (r & 31));
+    col.nulls++;
+    return;
+  }
+  const len = s.length;
+  if (len <= INLINE_MAX) {
+    const bytes = col.strBytes!;
+    const b = r * STRING_T + 4;
+    let k = 0;
+    for (; k < len; k++) {
+      const ch = s.charCodeAt(k);
+      if (ch >= 0x80) break;
+      bytes[b + k] = ch;
+    }
+    if (k === len) {
+      words[w] = len;
+      return;
+    }
+    words[w + 1] = words[w + 2] = words[w + 3] = 0; // not ASCII: UTF-8 by the native call instead
+  }
+  const first = col.firstRow!.get(s);
+  if (first === undefined) {
+    col.firstRow!.set(s, r);
+    col.longRows![col.longs++] = r;
+    col.str![r] = s;
+  } else {
+    col.dupRows![2 * col.dups] = r;
+    col.dupRows![2 * col.dups + 1] = first;
+    col.dups++;
+  }
+}
+
+/**
+ * A string column's chunk into its vector: the string_t array in one copy, then a native call per
+ * distinct longer string. Its repeats (a host, an endpoint, the same request seen at several hops) get
+ * a copy of the first one's string_t, whose pointer is into the vector's own string heap, valid until
+ * the chunk is reset.
+ */
+function fillStrings<R>(col: Column<R>, n: number, vec: duckdb.Vector): void {
+  const a = col.str!;
+  const longRows = col.longRows!;
+  duckdb.copy_data_to_vector(vec, 0, col.strBytes!.buffer as ArrayBuffer, 0, n * STRING_T);
+  for (let k = 0; k < col.longs; k++) {
+    const i = longRows[k];
+    duckdb.vector_assign_string_element(vec, i, a[i]!);
+  }
+  const dups = col.dups;
+  if (dups > 0) {
+    // The assigned rows' string_t now hold heap pointers: read the column back, copy them over.
+    const dupRows = col.dupRows!;
+    const cur = duckdb.vector_get_data(vec, n * STRING_T);
+    for (let k = 0; k < dups; k++) {
+      const from = dupRows[2 * k + 1] * STRING_T;
+      cur.copyWithin(dupRows[2 * k] * STRING_T, from, from + STRING_T);
+    }
+    duckdb.copy_data_to_vector(vec, 0, cur.buffer as ArrayBuffer, cur.byteOffset, n * STRING_T);
   }
 }
 
