@@ -116,6 +116,8 @@ async function tableColumns(conn: DuckDBConnection, table: string): Promise<stri
 export class TableWriter<R> {
   private readonly columns: Column<R>[];
   private readonly chunk: DuckDBDataChunk;
+  /** Stores one record's cells in row r of the column buffers (compileAddRow). */
+  private readonly addRow: (rec: R, r: number) => void;
   private rows = 0;
   private total = 0;
   private closed = false;
@@ -131,6 +133,7 @@ export class TableWriter<R> {
   ) {
     this.columns = columns;
     this.chunk = DuckDBDataChunk.create(chunkTypes);
+    this.addRow = compileAddRow(columns);
   }
 
   static async create<R>(
@@ -200,22 +203,7 @@ export class TableWriter<R> {
     if (this.closed) throw new Error(`store: ${this.table} writer is closed`);
     if (this.failed) throw this.failed;
     const r = this.rows;
-    const cols = this.columns;
-    for (let c = 0; c < cols.length; c++) {
-      const col = cols[c];
-      const v = col.get(rec);
-      switch (col.kind) {
-        case Kind.Num:
-          col.num![r] = v === null ? NaN : (v as number);
-          break;
-        case Kind.Str:
-          putString(col, r, v as string | null);
-          break;
-        case Kind.Bool:
-          col.bool![r] = v === null ? -1 : v ? 1 : 0;
-          break;
-      }
-    }
+    this.addRow(rec, r);
     this.rows = r + 1;
     if (this.rows === CHUNK_ROWS) this.flush();
   }
@@ -342,6 +330,40 @@ export class TableWriter<R> {
     if (this.failed) throw this.failed;
     return this.total;
   }
+}
+
+/**
+ * add()'s per-row work, unrolled for one table's columns. A loop calling `col.get(rec)` for every
+ * column is one call site for 32–50 different accessors (megamorphic: no inlining, a slow call each);
+ * unrolled, every accessor has a call site of its own, which V8 inlines into a plain field read. The
+ * source is built from column positions and kinds only (no names or data reach it).
+ */
+function compileAddRow<R>(columns: readonly Column<R>[]): (rec: R, r: number) => void {
+  const params: string[] = [];
+  const args: unknown[] = [];
+  const body: string[] = ['let v;'];
+  columns.forEach((col, c) => {
+    params.push(`get${c}`, `col${c}`);
+    args.push(col.get, col);
+    body.push(`v = get${c}(rec);`);
+    switch (col.kind) {
+      case Kind.Num:
+        params.push(`num${c}`);
+        args.push(col.num);
+        body.push(`num${c}[r] = v === null ? NaN : v;`);
+        break;
+      case Kind.Str:
+        body.push(`putString(col${c}, r, v);`);
+        break;
+      case Kind.Bool:
+        params.push(`bool${c}`);
+        args.push(col.bool);
+        body.push(`bool${c}[r] = v === null ? -1 : v ? 1 : 0;`);
+        break;
+    }
+  });
+  const make = new Function('putString', ...params, `return function addRow(rec, r) {\n${body.join('\n')}\n};`);
+  return make(putString, ...args) as (rec: R, r: number) => void;
 }
 
 /** One string cell of row r (see Column.str). */
