@@ -112,7 +112,9 @@ export class Pairer {
         (x.resp !== null && x.resp.ended && (x.req === null || x.req.ended)) ||
         (x.resp === null && x.req !== null && x.req.oneWay && x.req.ended)
       ) {
-        open.splice(i, 1);
+        // Mostly the oldest completes: shift() does not allocate the removed-items array splice() does.
+        if (i === 0) open.shift();
+        else open.splice(i, 1);
         this.handler(x, null);
       } else {
         i++;

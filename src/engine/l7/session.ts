@@ -245,7 +245,7 @@ export class FlowSession implements MessageSink {
         observationPoint: this.observationPoint,
         flowId: this.flowId,
         l7Protocol: this.protocol?.name ?? '',
-        ip: [ipToString(this.ipVersion, w.subarray(0, 4)), ipToString(this.ipVersion, w.subarray(4, 8))],
+        ip: [ipName(this.ipVersion, w, 0), ipName(this.ipVersion, w, 4)],
         port: this.port,
       };
     }
@@ -257,5 +257,23 @@ export class FlowSession implements MessageSink {
     return buildRecord(x, status, this.context(), requestId);
   }
 }
+
+/**
+ * Text form of the address at words[at, at + 4). IPv4 names are kept (a capture has few addresses and
+ * many flows; the hop copies of one connection are three flows): one string per address, not per flow.
+ */
+function ipName(version: number, words: Int32Array, at: number): string {
+  if (version !== 4) return ipToString(version, words.subarray(at, at + 4));
+  const a = words[at];
+  let name = IPV4_NAMES.get(a);
+  if (name === undefined) {
+    if (IPV4_NAMES.size >= MAX_IPV4_NAMES) IPV4_NAMES.clear();
+    name = ipToString(4, words.subarray(at, at + 4));
+    IPV4_NAMES.set(a, name);
+  }
+  return name;
+}
+const IPV4_NAMES = new Map<number, string>();
+const MAX_IPV4_NAMES = 65536;
 
 const DETECT_CTX: DetectContext = { transport: Transport.Tcp, fromClient: true, srcPort: 0, dstPort: 0 };
