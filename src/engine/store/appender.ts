@@ -11,7 +11,9 @@
 //   we hold) — no BigInt per cell and no DOUBLE → BIGINT cast inside DuckDB.
 // - VARCHAR: DuckDB's string_t is 16 bytes, {u32 length, 12 inline bytes} when length <= 12. ASCII
 //   strings that short (IPs, 'http', 'GET', 'ok', observation points ...) are written inline into the
-//   column's buffer; only longer or non-ASCII strings cost a native call (vector_assign_string_element).
+//   column's buffer as the row is added; only longer or non-ASCII strings cost a native call
+//   (vector_assign_string_element), once per distinct value in the chunk (fillStrings).
+// - add() is compiled per table (compileAddRow) so that every accessor is inlined.
 // - A number a column cannot hold (a fraction in an integer column, out of range) is refused at flush,
 //   not rounded: the chunk is dropped and the writer fails loudly, naming the column.
 import duckdb from '@duckdb/node-bindings';
