@@ -12,6 +12,8 @@ export interface ShardJob {
   captureId: number;
   /** The capture's first flow id; shard k uses firstFlowId + k + n·i (see FlowTableOptions). */
   firstFlowId: number;
+  /** Parse application requests (the caller's sink takes them); flows only otherwise. */
+  l7: boolean;
 }
 
 export type ShardMessage =
@@ -42,13 +44,16 @@ analyzeCapture(job.path, {
         pending = [];
       }
     },
-    addRequest(rec) {
-      pendingRequests.push(rec);
-      if (pendingRequests.length >= 4096) {
-        port.postMessage({ type: 'requests', requests: pendingRequests } satisfies ShardMessage);
-        pendingRequests = [];
-      }
-    },
+    // The pipeline runs L7 only for a sink that takes requests.
+    addRequest: job.l7
+      ? (rec) => {
+          pendingRequests.push(rec);
+          if (pendingRequests.length >= 4096) {
+            port.postMessage({ type: 'requests', requests: pendingRequests } satisfies ShardMessage);
+            pendingRequests = [];
+          }
+        }
+      : undefined,
     endCapture: async () => {},
   },
   onProgress: index === 0 ? (p) => port.postMessage({ type: 'progress', ...p } satisfies ShardMessage) : undefined,

@@ -35,7 +35,7 @@ export async function analyzeCaptureSharded(
   const threads: Worker[] = [];
   const results: Promise<{ result: CaptureResult; readerError: CaptureError | null }>[] = [];
   for (let i = 0; i < workers; i++) {
-    const job: ShardJob = { path, shard: [i, workers], captureId, firstFlowId };
+    const job: ShardJob = { path, shard: [i, workers], captureId, firstFlowId, l7: sink?.addRequest !== undefined };
     const w = startWorker(job);
     threads.push(w);
     results.push(
