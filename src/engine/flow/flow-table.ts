@@ -44,6 +44,8 @@ const enum K {
   Slot = 12,
   /** Index in FlowTable.live. */
   LiveIndex = 13,
+  /** 1 once L7 is done with the flow (onFlowPacket returned false): its packets only advance L7's clock. */
+  L7Done = 14,
 }
 
 /** A flow's state: doubles after the key's 64 bytes (index row + F in `state`), then its TCP metrics (tcp-perf.ts). Booleans are 0/1. */
@@ -84,11 +86,6 @@ const enum F {
 /** Outer addresses (tunnel src, then dst, as seen client→server): 8 words per flow, read at close only. */
 const TUN_STRIDE = 8;
 
-/** What the L7 engine keys a flow by: one object per pooled flow index, reused like the index. */
-class FlowRef {
-  constructor(readonly index: number) {}
-}
-
 /** Client = SYN sender; SYN-ACK sender is the server; otherwise the side on the well-known/lower port is the server. */
 function decideClientIs0(p: DecodedPacket, flags: number): boolean {
   if (p.protocol === IPPROTO_TCP) {
@@ -126,7 +123,6 @@ export class FlowTable {
   private keys: Int32Array;
   private state: Float64Array;
   private tunnels: Int32Array;
-  private refs: FlowRef[] = [];
   /** Flow indexes handed out so far (free ones are reused first). */
   private used = 0;
   private free: number[] = [];
@@ -200,10 +196,17 @@ export class FlowTable {
     this.update(flow, p, fromClient);
     if (this.l7 !== null) {
       // Every packet, pure ACKs included: an ACK past bytes the capture lacks reveals a gap early.
-      const info = this.l7Info;
-      info.ifIndex = ifIndex;
-      info.flowId = this.state[flow * F.Row + F.FlowId];
-      this.l7.onPacket(this.refs[flow], p, fromClient, info);
+      // L7 names the flow by its pooled index (sessions in an array); once it is done with the flow,
+      // only the packet's time goes to it (timeouts of other flows run in packet time).
+      const k = flow * (F.Row * 2) + K.L7Done;
+      if (this.keys[k] === 0) {
+        const info = this.l7Info;
+        info.ifIndex = ifIndex;
+        info.flowId = this.state[flow * F.Row + F.FlowId];
+        if (!this.l7.onFlowPacket(flow, p, fromClient, info)) this.keys[k] = 1;
+      } else {
+        this.l7.advance(tsUs);
+      }
     }
   }
 
@@ -264,7 +267,6 @@ export class FlowTable {
       flow = this.free.pop()!;
     } else {
       flow = this.used++;
-      if (flow === this.refs.length) this.refs.push(new FlowRef(flow));
       if ((flow + 1) * F.Row > this.state.length) this.growRows();
     }
     const keys = this.keys;
@@ -276,6 +278,7 @@ export class FlowTable {
     keys[k + K.Ports] = (p.srcPort << 16) | p.dstPort;
     keys.set(p.srcIp, k + K.Ip0);
     keys.set(p.dstIp, k + K.Ip1);
+    keys[k + K.L7Done] = 0;
 
     const s = this.state;
     const tsUs = p.tsUs;
@@ -371,8 +374,8 @@ export class FlowTable {
 
   private close(flow: number): void {
     const rec = this.toRecord(flow);
-    // Before remove(): the pooled index (and its L7 key) may be reused for a new flow at once.
-    if (this.l7 !== null) rec.l7Protocol = this.l7.onFlowEnd(this.refs[flow], rec.flowId);
+    // Before remove(): the pooled index (L7's name for the flow) may be reused for a new flow at once.
+    if (this.l7 !== null) rec.l7Protocol = this.l7.onFlowEndAt(flow, rec.flowId);
     this.closeTypeCounts.set(rec.closeType, (this.closeTypeCounts.get(rec.closeType) ?? 0) + 1);
     this.flowsEmitted++;
     this.opts.onFlow(rec);

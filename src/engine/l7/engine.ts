@@ -1,6 +1,8 @@
 // The L7 stage as the flow table drives it: one call per packet of a TCP/UDP flow, one when the flow
 // ends, one at the end of input. Request records come out through a callback. Nothing here knows the
-// flow table's internals: a flow is any object used as a key, and what a record needs is passed in.
+// flow table's internals: a flow is named either by a dense index the caller reuses once the flow has
+// ended (onFlowPacket / onFlowEndAt: the flow table's pooled flow index; sessions live in an array, no
+// hashing per packet) or by any object used as a key (onPacket / onFlowEnd: a Map, for other drivers).
 
 import { DecodedPacket, IPPROTO_TCP, IPPROTO_UDP } from '../decode/packet';
 import type { RequestRecord, RequestStatus } from '../../shared/records';
@@ -62,7 +64,11 @@ export class L7Engine implements SessionHost {
     parserErrors: 0,
     lastParserError: null,
   };
+  /** Sessions of flows named by an object (onPacket). */
   private readonly sessions = new Map<object, FlowSession>();
+  /** Sessions of flows named by a dense index (onFlowPacket); null = none. Kept packed (never holey). */
+  private readonly byIndex: (FlowSession | null)[] = [];
+  private indexedCount = 0;
   /** Sessions with open exchanges (checked for timeouts). */
   private readonly watched = new Set<FlowSession>();
   private nextRequestId: number;
@@ -77,18 +83,54 @@ export class L7Engine implements SessionHost {
 
   /** Flows with L7 state right now. */
   get liveFlows(): number {
-    return this.sessions.size;
+    return this.sessions.size + this.indexedCount;
   }
 
   /**
-   * One decoded packet of a flow, in capture order. `flowKey` identifies the flow (the flow table's
-   * own object is fine) until onFlowEnd(flowKey); `fromClient` is the flow table's direction.
-   * `info` is read only on the flow's first packet that L7 keeps: pass one reused object rather than
-   * a new literal per packet. Cheap for packets that carry nothing for L7 (pure ACKs of flows without
-   * state return at once).
+   * One decoded packet of a flow, in capture order. `flowKey` identifies the flow (any object) until
+   * onFlowEnd(flowKey); `fromClient` is the flow table's direction. `info` is read only on the flow's
+   * first packet that L7 keeps: pass one reused object rather than a new literal per packet. Cheap for
+   * packets that carry nothing for L7 (pure ACKs of flows without state return at once).
    */
   onPacket(flowKey: object, p: DecodedPacket, fromClient: boolean, info: L7FlowInfo): void {
-    const ts = p.tsUs;
+    this.advance(p.tsUs);
+    const proto = p.protocol;
+    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return;
+    let s = this.sessions.get(flowKey);
+    if (s === undefined) {
+      if (p.payloadLen === 0 && (proto === IPPROTO_UDP || (p.tcpFlags & 0x02) === 0)) return;
+      s = this.open(p, fromClient, info);
+      this.sessions.set(flowKey, s);
+    }
+    this.feed(s, p, fromClient);
+  }
+
+  /**
+   * onPacket for a flow named by a dense index (>= 0; the flow table's pooled flow index), valid until
+   * onFlowEndAt(index). Returns false once L7 is done with the flow (given up, or not TCP/UDP): its
+   * later packets need not be passed until the flow ends; pass their times to advance() instead.
+   */
+  onFlowPacket(index: number, p: DecodedPacket, fromClient: boolean, info: L7FlowInfo): boolean {
+    this.advance(p.tsUs);
+    const proto = p.protocol;
+    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return false;
+    const byIndex = this.byIndex;
+    let s = index < byIndex.length ? byIndex[index] : null;
+    if (s === null) {
+      if (p.payloadLen === 0 && (proto === IPPROTO_UDP || (p.tcpFlags & 0x02) === 0)) return true;
+      s = this.open(p, fromClient, info);
+      while (byIndex.length <= index) byIndex.push(null);
+      byIndex[index] = s;
+      this.indexedCount++;
+    }
+    return this.feed(s, p, fromClient);
+  }
+
+  /**
+   * Capture time of a packet L7 is not given (onFlowPacket returned false for its flow): timeouts run
+   * as if it had been.
+   */
+  advance(ts: number): void {
     if (ts > this.nowUs) {
       this.nowUs = ts;
       if (ts - this.lastExpireUs >= EXPIRE_INTERVAL_US) {
@@ -96,34 +138,38 @@ export class L7Engine implements SessionHost {
         this.expire(ts);
       }
     }
-    const proto = p.protocol;
-    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return;
-    let s = this.sessions.get(flowKey);
-    if (s === undefined) {
-      if (p.payloadLen === 0 && (proto === IPPROTO_UDP || (p.tcpFlags & 0x02) === 0)) return;
-      s = new FlowSession(
-        this,
-        proto === IPPROTO_TCP ? Transport.Tcp : Transport.Udp,
-        p,
-        fromClient,
-        this.opts.captureId,
-        info.ifIndex,
-        info.observationPoint ?? 'rest',
-        info.flowId ?? 0,
-      );
-      this.sessions.set(flowKey, s);
-      this.stats.flows++;
-    }
-    if (s.ignored) return;
+  }
+
+  private open(p: DecodedPacket, fromClient: boolean, info: L7FlowInfo): FlowSession {
+    this.stats.flows++;
+    return new FlowSession(
+      this,
+      p.protocol === IPPROTO_TCP ? Transport.Tcp : Transport.Udp,
+      p,
+      fromClient,
+      this.opts.captureId,
+      info.ifIndex,
+      info.observationPoint ?? 'rest',
+      info.flowId ?? 0,
+    );
+  }
+
+  /** The packet to its session; false when the session is given up. */
+  private feed(s: FlowSession, p: DecodedPacket, fromClient: boolean): boolean {
+    if (s.ignored) return false;
     const dir: Dir = fromClient ? 0 : 1;
     const hadProtocol = s.protocol !== null;
-    if (proto === IPPROTO_TCP) s.tcp(p, dir);
+    if (p.protocol === IPPROTO_TCP) s.tcp(p, dir);
     else s.udp(p, dir);
     if (!hadProtocol && s.protocol !== null) {
       const name = s.protocol.name;
       this.stats.detected[name] = (this.stats.detected[name] ?? 0) + 1;
     }
-    if (s.ignored) this.noteIgnored(s);
+    if (s.ignored) {
+      this.noteIgnored(s);
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -135,6 +181,19 @@ export class L7Engine implements SessionHost {
     const s = this.sessions.get(flowKey);
     if (s === undefined) return '';
     this.sessions.delete(flowKey);
+    return this.end(s, flowId);
+  }
+
+  /** onFlowEnd for a flow named by its index (onFlowPacket); the index may be reused after. */
+  onFlowEndAt(index: number, flowId?: number): string {
+    const s = index < this.byIndex.length ? this.byIndex[index] : null;
+    if (s === null) return '';
+    this.byIndex[index] = null;
+    this.indexedCount--;
+    return this.end(s, flowId);
+  }
+
+  private end(s: FlowSession, flowId: number | undefined): string {
     if (flowId !== undefined) s.flowId = flowId;
     this.endSession(s);
     return s.protocol?.name ?? '';
@@ -145,10 +204,21 @@ export class L7Engine implements SessionHost {
     return this.sessions.get(flowKey)?.protocol?.name ?? '';
   }
 
-  /** End of input: every flow still live ends now (its held records keep the flow id they know). */
+  /**
+   * End of input: every flow still live ends now (its held records keep the flow id they know): those
+   * named by an object in the order they started, then those named by an index in index order.
+   */
   flush(): void {
     for (const s of this.sessions.values()) this.endSession(s);
     this.sessions.clear();
+    const byIndex = this.byIndex;
+    for (let i = 0; i < byIndex.length; i++) {
+      const s = byIndex[i];
+      if (s === null) continue;
+      byIndex[i] = null;
+      this.endSession(s);
+    }
+    this.indexedCount = 0;
     this.watched.clear();
   }
 
