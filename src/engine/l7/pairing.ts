@@ -11,8 +11,29 @@ export interface Exchange {
   resp: L7Message | null;
 }
 
-/** Receives finished exchanges; `status` overrides the response's own status when not null. */
+/**
+ * Receives finished exchanges; `status` overrides the response's own status when not null. `x` is only
+ * valid during the call (exchange objects are reused): keep what it holds, not `x`.
+ */
 export type ExchangeHandler = (x: Exchange, status: ResponseStatus | null) => void;
+
+/** Exchange objects handed on and free for reuse (shared by all pairers; one per request otherwise). */
+const FREE: Exchange[] = [];
+const MAX_FREE = 1024;
+
+function exchange(req: L7Message | null, resp: L7Message | null): Exchange {
+  const x = FREE.pop();
+  if (x === undefined) return { req, resp };
+  x.req = req;
+  x.resp = resp;
+  return x;
+}
+
+function release(x: Exchange): void {
+  x.req = null;
+  x.resp = null;
+  if (FREE.length < MAX_FREE) FREE.push(x);
+}
 
 /** Open exchanges per flow before the oldest is given up (DeepFlow's session table reports it as unknown). */
 export const MAX_OPEN_EXCHANGES = 1024;
@@ -45,7 +66,7 @@ export class Pairer {
 
   begin(m: L7Message): void {
     if (m.kind === MsgKind.Request) {
-      this.open.push({ req: m, resp: null });
+      this.open.push(exchange(m, null));
     } else {
       if (this.responseLoss && !this.bySessionId) this.skipLostResponses(m);
       let match: Exchange | null = null;
@@ -56,11 +77,12 @@ export class Pairer {
         }
       }
       if (match !== null) match.resp = m;
-      else this.open.push({ req: null, resp: m });
+      else this.open.push(exchange(null, m));
     }
     while (this.open.length > this.maxOpen) {
       const x = this.open.shift()!;
       this.handler(x, x.resp === null && !x.req!.oneWay ? 'unknown' : null);
+      release(x);
     }
   }
 
@@ -97,6 +119,7 @@ export class Pairer {
         this.open.splice(i, 1);
         last--;
         this.handler(x, 'unknown');
+        release(x);
       } else {
         i++;
       }
@@ -116,6 +139,7 @@ export class Pairer {
         if (i === 0) open.shift();
         else open.splice(i, 1);
         this.handler(x, null);
+        release(x);
       } else {
         i++;
       }
@@ -131,6 +155,7 @@ export class Pairer {
       if (nowUs - start > this.timeoutUs) {
         open.splice(i, 1);
         this.handler(x, x.resp === null && !x.req!.oneWay ? 'timeout' : null);
+        release(x);
       } else {
         i++;
       }
@@ -141,6 +166,9 @@ export class Pairer {
   flush(): void {
     const open = this.open;
     this.open = [];
-    for (const x of open) this.handler(x, x.resp === null && !x.req!.oneWay ? 'timeout' : null);
+    for (const x of open) {
+      this.handler(x, x.resp === null && !x.req!.oneWay ? 'timeout' : null);
+      release(x);
+    }
   }
 }

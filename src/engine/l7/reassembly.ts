@@ -9,6 +9,8 @@
 // Sequence numbers are unsigned 32-bit; comparisons use the signed difference `(a - b) | 0`, so
 // wrap-around needs no special case.
 
+import type { DecodedPacket } from '../decode/packet';
+
 /** Receives the stream of one direction. `buf` is valid only during the call. */
 export interface StreamConsumer {
   onData(buf: Buffer, off: number, len: number, seq: number, tsUs: number): void;
@@ -95,6 +97,17 @@ export class TcpReassembler {
       this.reportGap((first.seq - this.nextSeq) | 0, first.tsUs);
       this.drain();
     }
+  }
+
+  /**
+   * ack(p.tcpAck, p.tsUs) for a packet of the other direction, read here: every packet acknowledges,
+   * and as arguments the 32-bit number and the µs time would be boxed (a heap number each) per packet.
+   */
+  ackOf(p: DecodedPacket): void {
+    if (!this.started || this.finished) return;
+    const d = (p.tcpAck - this.nextSeq) | 0;
+    if (d <= 0 || d > MAX_ACK_JUMP) return;
+    this.ack(p.tcpAck, p.tsUs);
   }
 
   /** The peer acknowledged everything before `ack`: bytes below it that we never saw are lost. */

@@ -100,7 +100,7 @@ export class FlowSession implements MessageSink {
     const other = this.streams[dir ^ 1];
     if ((flags & F_ACK) !== 0) {
       this.lastAck[dir] = p.tcpAck;
-      if (other !== null) other.ack(p.tcpAck, ts);
+      if (other !== null) other.ackOf(p);
     }
     const syn = (flags & F_SYN) !== 0;
     const fin = (flags & F_FIN) !== 0;
