@@ -33,6 +33,17 @@ export type Accessor<R> = (rec: R) => CellValue;
 /** DuckDB's vector size: the most rows one DataChunk holds. */
 export const CHUNK_ROWS = 2048;
 
+/**
+ * Rows after which a writer commits what it appended (a multiple of CHUNK_ROWS). Left to itself,
+ * DuckDB's appender keeps up to 204,800 rows uncompressed in its own buffer and copies them once more
+ * into transaction-local storage when it flushes: ~250 MB for a batch of requests, the largest part of
+ * an import's peak RSS, and a file with more requests has more such batches (bench capture, 220k
+ * requests: 440 MB peak; twice the packets: 560 MB). Committed rows are bounded by the checkpoint and
+ * memory settings import.ts applies. 16,384 rows: 305–315 MB peak (355–375 MB for twice the packets);
+ * 32,768 rows: 310–380 MB.
+ */
+export const COMMIT_ROWS = 8 * CHUNK_ROWS;
+
 const enum Kind {
   /** Numbers, staged as float64 (NaN marks NULL) and converted to the column's type at flush. */
   Num,
@@ -122,6 +133,8 @@ export class TableWriter<R> {
   private readonly addRow: (rec: R, r: number) => void;
   private rows = 0;
   private total = 0;
+  /** Rows handed to DuckDB's appender since its last flush. */
+  private uncommitted = 0;
   private closed = false;
   /** Set when a flush failed: the writer refuses more rows and close() reports it again. */
   private failed: Error | null = null;
@@ -252,8 +265,10 @@ export class TableWriter<R> {
     }
     this.appender.appendDataChunk(this.chunk);
     this.total += n;
+    this.uncommitted += n;
     this.rows = 0;
     this.resetStrings();
+    if (this.uncommitted >= COMMIT_ROWS) this.commitAppended(); // bounded batches, see COMMIT_ROWS
   }
 
   /** String columns start the next chunk empty: no NULLs, no longer strings waiting. */
@@ -300,7 +315,12 @@ export class TableWriter<R> {
     if (this.closed) throw new Error(`store: ${this.table} writer is closed`);
     if (this.failed) throw this.failed;
     this.flush();
+    this.commitAppended();
+  }
+
+  private commitAppended(): void {
     this.appender.flushSync();
+    this.uncommitted = 0;
   }
 
   /** A bad value is a bug upstream: the chunk holding it is dropped and the writer fails loudly. */
