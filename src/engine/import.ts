@@ -32,6 +32,9 @@ export interface ImportOptions {
  * The writers commit every COMMIT_ROWS rows (appender.ts); committed rows wait uncompressed in memory
  * until a checkpoint compresses them into the file, so without a bound they grow with the file.
  * - memory_limit: over it DuckDB spills to its temp directory; the default (80 % of RAM) never binds.
+ *   256 MB, not less: the views' queries on another connection share it while an import runs, and at
+ *   64 MB the map, RED and time series of a 1 M-request workspace failed with "Out of Memory"
+ *   (256 MB: all answered). Bench capture peak RSS: 305-315 MB at 64 MB, 340-350 MB at 256 MB.
  * - wal_autocheckpoint: the default 16 MB checkpoints about once a second here, each recompressing
  *   the unfinished row group (~+50 % import time on a 3 M-packet capture); 64 MB keeps the peak with
  *   fewer checkpoints (256 MB no longer bounds it: 480-515 MB).
@@ -40,7 +43,7 @@ export interface ImportOptions {
  * time unchanged on the bench capture and +10-15 % on twice its size.
  */
 const IMPORT_SETTINGS: ReadonlyArray<readonly [string, string]> = [
-  ['memory_limit', '64MB'],
+  ['memory_limit', '256MB'],
   ['wal_autocheckpoint', '64MB'],
 ];
 
