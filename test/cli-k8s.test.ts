@@ -80,6 +80,21 @@ test('analyze --k8s text output names pods; requests --k8s --grouping pod names 
   }
 });
 
+test('metadata named among the captures is loaded as names, as with --k8s (analyze and requests)', () => {
+  const r = flowscope(['analyze', BOTH, METADATA, '--grouping', 'pod', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as AnalyzeOut;
+  assert.deepEqual(out.errors, [], 'the JSON is not taken for a capture');
+  assert.deepEqual(out.metadata.map((m) => [m.path, m.pods]), [[METADATA, truth.topology.pods.length]]);
+  assert.deepEqual(out.views.serviceMap.nodes.map((n) => n.id).sort(), podNames);
+
+  const q = flowscope(['requests', METADATA, BOTH, '--grouping', 'pod', '--limit', '1000', '--json']);
+  assert.equal(q.status, 0, q.stderr);
+  const page = JSON.parse(q.stdout) as LogPage<RequestRow>;
+  assert.ok(page.rows.length > 0);
+  for (const row of page.rows) assert.ok(podNames.includes(row.clientNode) && podNames.includes(row.serverNode), `${row.clientNode} → ${row.serverNode}`);
+});
+
 test('a bad --k8s file stops analyze with exit 2, its name and the reason; a missing one is a usage error', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'flowscope-cli-k8s-'));
   try {

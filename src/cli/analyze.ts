@@ -8,7 +8,7 @@ import { parseArgs, UsageError } from './args';
 import { ProgressBar } from './progress';
 import { formatCount, formatDuration, formatPercent, formatSummary } from './format';
 import { formatRequestPage } from './requests';
-import { describeMetadata, formatNamedIps, loadK8sFiles, namedIps, takeK8sFiles } from './k8s';
+import { describeMetadata, formatNamedIps, loadK8sFiles, namedIps, splitMetadataFiles, takeK8sFiles } from './k8s';
 import { Store } from '../engine/store/store';
 import { captureSummary } from '../engine/store/summary';
 import { importCaptures } from '../engine/import';
@@ -18,12 +18,13 @@ import type { LogPage, NodeGrouping, RedRow, RedStats, RequestRow, ServiceMap } 
 export async function analyzeCommand(argv: string[]): Promise<number> {
   const { rest, k8s } = takeK8sFiles(argv);
   const args = parseArgs(rest, ['db', 'top', 'workers', 'grouping'], ['json', 'quiet']);
-  const files = args.positionals;
-  if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
-  for (const f of files) {
+  for (const f of args.positionals) {
     if (!existsSync(f)) throw new UsageError(`${f}: no such file`);
     if (!statSync(f).isFile()) throw new UsageError(`${f}: not a file`);
   }
+  const { captures: files, metadata } = await splitMetadataFiles(args.positionals);
+  k8s.push(...metadata);
+  if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
   const json = args.options.has('json');
   const top = args.options.has('top') ? Number(args.options.get('top')) : 10;
   if (!Number.isInteger(top) || top < 0) throw new UsageError('--top takes a whole number');

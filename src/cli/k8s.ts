@@ -3,8 +3,10 @@
 // (engine/tag, SPEC.md "Auto-tagging"), so the views name services and pods instead of IPs.
 
 import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { takeRepeated, UsageError } from './args';
 import { alignRows } from './format';
+import { isMetadataPath } from '../engine/service';
 import type { Store } from '../engine/store/store';
 import { loadK8sMetadata } from '../engine/tag/k8s-metadata';
 
@@ -23,6 +25,18 @@ export function takeK8sFiles(argv: string[]): { rest: string[]; k8s: string[] } 
     if (!statSync(f).isFile()) throw new UsageError(`${f}: not a file`);
   }
   return { rest, k8s: values };
+}
+
+/**
+ * Positional files that are Kubernetes metadata (named *.json, or JSON by their first bytes — the rule
+ * the app uses for opened files) rather than captures: `flowscope analyze cap.pcapng cluster.json` works
+ * like `--k8s cluster.json`.
+ */
+export async function splitMetadataFiles(files: readonly string[]): Promise<{ captures: string[]; metadata: string[] }> {
+  const captures: string[] = [];
+  const metadata: string[] = [];
+  for (const f of files) ((await isMetadataPath(resolve(f))) ? metadata : captures).push(f);
+  return { captures, metadata };
 }
 
 /** Loads each file into the store's tags; throws K8sMetadataError (file and reason) for a bad one. */

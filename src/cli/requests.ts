@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs, UsageError } from './args';
 import { formatCount, formatDuration, formatTable, formatTimestamp } from './format';
-import { loadK8sFiles, takeK8sFiles } from './k8s';
+import { loadK8sFiles, splitMetadataFiles, takeK8sFiles } from './k8s';
 import type { QueryValue } from '../engine/store/query';
 import { Store } from '../engine/store/store';
 import { importCaptures } from '../engine/import';
@@ -76,14 +76,15 @@ export async function requestsCommand(argv: string[]): Promise<number> {
   const { rest, filters } = takeFilters(withoutK8s);
   const args = parseArgs(rest, ['db', 'sort', 'limit', 'offset', 'grouping'], ['json', 'all-hops']);
   const dbPath = args.options.get('db') as string | undefined;
-  const files = args.positionals;
-  if (dbPath === undefined && files.length === 0) throw new UsageError('requests needs capture files or --db PATH');
-  if (dbPath !== undefined && files.length > 0) throw new UsageError('requests takes capture files or --db PATH, not both');
-  if (dbPath !== undefined && !existsSync(dbPath)) throw new UsageError(`${dbPath}: no such database`);
-  for (const f of files) {
+  for (const f of args.positionals) {
     if (!existsSync(f)) throw new UsageError(`${f}: no such file`);
     if (!statSync(f).isFile()) throw new UsageError(`${f}: not a file`);
   }
+  const { captures: files, metadata } = await splitMetadataFiles(args.positionals);
+  k8s.push(...metadata);
+  if (dbPath === undefined && files.length === 0) throw new UsageError('requests needs capture files or --db PATH');
+  if (dbPath !== undefined && files.length > 0) throw new UsageError('requests takes capture files or --db PATH, not both');
+  if (dbPath !== undefined && !existsSync(dbPath)) throw new UsageError(`${dbPath}: no such database`);
   let filter: FilterClause[];
   try {
     filter = filters.map(parseFilterText);
