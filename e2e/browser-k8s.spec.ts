@@ -3,22 +3,19 @@
 // another client would) shows a notice with its counts, and the service map the page draws is redrawn
 // with the truth's service names; removing it brings the IPs back.
 
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { loadTruth } from '../samples/truth';
 import { startServe, type Served } from './serve-process';
 
 const ROOT = join(import.meta.dirname, '..');
 const BOTH = join(ROOT, 'samples/k8s-both.pcapng');
 const METADATA = join(ROOT, 'samples/k8s.metadata.json');
-const truth = JSON.parse(readFileSync(join(ROOT, 'samples/k8s.truth.json'), 'utf8')) as {
-  topology: { pods: { name: string; ip: string }[]; services: { name: string }[] };
-};
+const truth = loadTruth();
 
 let served: Served;
 
 test.beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'out/renderer/index.html'))) throw new Error('out/renderer/index.html is missing: run `npm run build:app` first');
   served = await startServe([BOTH]);
 });
 

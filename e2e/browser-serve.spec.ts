@@ -3,7 +3,6 @@
 // capture opened while the page is up appearing live (progress over Server-Sent Events).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { startServe, type Served } from './serve-process';
@@ -20,7 +19,6 @@ function tsharkPackets(file: string): number {
 let served: Served;
 
 test.beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'out/renderer/index.html'))) throw new Error('out/renderer/index.html is missing: run `npm run build:app` first');
   served = await startServe([NODE1]);
 });
 

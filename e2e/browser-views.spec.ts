@@ -4,7 +4,7 @@
 // generator's clients recorded, never derived from the capture. A screenshot of every view is saved
 // (and attached) for a person to look at.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTruth, type TruthRequest } from '../samples/truth';
 import { expect, test, type Page, type TestInfo } from '@playwright/test';
@@ -54,7 +54,6 @@ function fact(scope: ReturnType<Page['getByTestId']>, term: string) {
 let served: Served;
 
 test.beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'out/renderer/index.html'))) throw new Error('out/renderer/index.html is missing: run `npm run build:app` first');
   served = await startServe([]);
 });
 

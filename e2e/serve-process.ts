@@ -2,6 +2,7 @@
 // the URL with its token from its first line of output.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -20,6 +21,8 @@ export interface Served {
 }
 
 export async function startServe(args: string[]): Promise<Served> {
+  // serve answers without a UI when none is built; the page tests need one.
+  if (!existsSync(join(ROOT, 'out/renderer/index.html'))) throw new Error('out/renderer/index.html is missing: run `npm run build:app` first');
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', ...args], { cwd: ROOT });
   const output: string[] = [];
   let stderr = '';
