@@ -6,9 +6,8 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { takeRepeated, UsageError } from './args';
 import { alignRows } from './format';
-import { isMetadataPath } from '../engine/service';
 import type { Store } from '../engine/store/store';
-import { loadK8sMetadata } from '../engine/tag/k8s-metadata';
+import { isMetadataPath, loadK8sMetadata } from '../engine/tag/k8s-metadata';
 
 export interface LoadedMetadata {
   path: string;

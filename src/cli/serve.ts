@@ -9,7 +9,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs, UsageError } from './args';
-import { createEngineService, isMetadataPath } from '../engine/service';
+import { createEngineService } from '../engine/service';
+import { isMetadataPath } from '../engine/tag/k8s-metadata';
 import { createEventHub } from '../engine/rpc/event-hub';
 import { startHttpServer } from '../engine/rpc/http-server';
 import type { ImportProgress } from '../shared/api';

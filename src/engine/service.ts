@@ -35,7 +35,7 @@ import { ReadOnlyQueries, DEFAULT_MAX_QUERY_ROWS } from './read-only-query';
 import { Store } from './store/store';
 import { captureSummary } from './store/summary';
 import { Views } from './store/views';
-import { describeK8sMetadata, isK8sMetadataFile, K8sMetadataError, loadK8sMetadata, removeK8sMetadata } from './tag/k8s-metadata';
+import { describeK8sMetadata, isMetadataPath, K8sMetadataError, loadK8sMetadata, removeK8sMetadata } from './tag/k8s-metadata';
 import type { ViewScope } from '../shared/views';
 
 export interface EngineServiceOptions {
@@ -92,12 +92,6 @@ async function checkCaptureFile(path: string): Promise<{ kind: string; fileBytes
     if (err instanceof CaptureError) return { reason: err.message };
     return { reason: `${path}: cannot read: ${message(err)}` };
   }
-}
-
-/** True for a path openCapture loads as Kubernetes metadata: a kubectl JSON dump, or named `.json`
- *  (so a broken one is told as broken JSON, not as "not a pcap"). */
-export async function isMetadataPath(path: string): Promise<boolean> {
-  return isAbsolute(path) && (/\.json$/i.test(path) || (await isK8sMetadataFile(path)));
 }
 
 export function createEngineService(options: EngineServiceOptions): EngineService {

@@ -9,7 +9,7 @@
 // files (pods in one, endpoints in another) hold and reloading a source replaces what it said before.
 
 import { open, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Store } from '../store/store';
 import { normalizeIp } from './ip-text';
@@ -643,6 +643,14 @@ async function rebuild(conn: DuckDBConnection): Promise<{ resources: number; ips
   const set = k8sTags([...(await storedDumps(conn)).values()]);
   await replaceTags(conn, { source: 'k8s', captureId: null }, set);
   return { resources: set.resources.length, ips: set.ipCount() };
+}
+
+/**
+ * True for a path the app and the CLI load as Kubernetes metadata rather than import as a capture: a
+ * kubectl JSON dump, or named `.json` (so a broken one is told as broken JSON, not as "not a pcap").
+ */
+export async function isMetadataPath(path: string): Promise<boolean> {
+  return isAbsolute(path) && (/\.json$/i.test(path) || (await isK8sMetadataFile(path)));
 }
 
 /**
