@@ -47,6 +47,8 @@ interface Flow {
   key: string;
   /** Source "ip:port" of the client as decided on the first packet. */
   client: string;
+  /** The engine's flow index: order of first packet. */
+  index: number;
 }
 
 /** Client = SYN sender, SYN-ACK receiver, else the side with the higher (ephemeral) port. */
@@ -64,7 +66,7 @@ function clientOf(p: DecodedPacket, src: string, dst: string): string {
 export interface RunResult {
   records: RequestRecord[];
   engine: L7Engine;
-  /** Flow key → protocol as onFlowEnd reported it. */
+  /** Flow key → protocol as onFlowEndAt reported it. */
   protocols: Map<string, string>;
 }
 
@@ -85,7 +87,6 @@ export function runPackets(packets: RawPacket[], opts: RunOptions = {}): RunResu
   const decoder = new Decoder();
   const p = new DecodedPacket();
   const flows = new Map<string, Flow>();
-  const ids = new Map<Flow, number>();
   const atStart = opts.flowIdAtStart ?? true;
   for (let i = 0; i < packets.length; i++) {
     const raw = packets[i];
@@ -101,14 +102,14 @@ export function runPackets(packets: RawPacket[], opts: RunOptions = {}): RunResu
     const key = `${ifIndex}|${p.tunnelType}|${p.tunnelId}|${p.protocol}|${a}|${b}`;
     let f = flows.get(key);
     if (f === undefined) {
-      f = { key, client: clientOf(p, src, dst) };
+      // Flow index = order of first packet; flow id = index + 1. Flows end only at the end of input.
+      f = { key, client: clientOf(p, src, dst), index: flows.size };
       flows.set(key, f);
-      ids.set(f, ids.size + 1);
     }
-    engine.onPacket(f, p, src === f.client, { ifIndex, observationPoint: 'rest', flowId: atStart ? ids.get(f) : undefined });
+    engine.onFlowPacket(f.index, p, src === f.client, { ifIndex, observationPoint: 'rest', flowId: atStart ? f.index + 1 : undefined });
   }
   const protocols = new Map<string, string>();
-  for (const f of flows.values()) protocols.set(f.key, engine.onFlowEnd(f, ids.get(f)!));
+  for (const f of flows.values()) protocols.set(f.key, engine.onFlowEndAt(f.index, f.index + 1));
   engine.flush();
   return { records, engine, protocols };
 }

@@ -1,8 +1,7 @@
 // The L7 stage as the flow table drives it: one call per packet of a TCP/UDP flow, one when the flow
 // ends, one at the end of input. Request records come out through a callback. Nothing here knows the
-// flow table's internals: a flow is named either by a dense index the caller reuses once the flow has
-// ended (onFlowPacket / onFlowEndAt: the flow table's pooled flow index; sessions live in an array, no
-// hashing per packet) or by any object used as a key (onPacket / onFlowEnd: a Map, for other drivers).
+// flow table's internals: a flow is named by a dense index the caller may reuse once the flow has
+// ended (the flow table's pooled flow index), so sessions live in an array, with no hashing per packet.
 
 import { DecodedPacket, IPPROTO_TCP, IPPROTO_UDP } from '../decode/packet';
 import type { RequestRecord, RequestStatus } from '../../shared/records';
@@ -22,7 +21,7 @@ export interface L7FlowInfo {
   observationPoint?: string;
   /**
    * flows.flow_id, when the flow table knows it on the flow's first packet. Without it, records are
-   * held until onFlowEnd(key, flowId) says which flow they belong to.
+   * held until onFlowEndAt(index, flowId) says which flow they belong to.
    */
   flowId?: number;
 }
@@ -64,9 +63,7 @@ export class L7Engine implements SessionHost {
     parserErrors: 0,
     lastParserError: null,
   };
-  /** Sessions of flows named by an object (onPacket). */
-  private readonly sessions = new Map<object, FlowSession>();
-  /** Sessions of flows named by a dense index (onFlowPacket); null = none. Kept packed (never holey). */
+  /** Sessions by flow index (onFlowPacket); null = none. Kept packed (never holey). */
   private readonly byIndex: (FlowSession | null)[] = [];
   private indexedCount = 0;
   /** Sessions with open exchanges (checked for timeouts). */
@@ -83,32 +80,16 @@ export class L7Engine implements SessionHost {
 
   /** Flows with L7 state right now. */
   get liveFlows(): number {
-    return this.sessions.size + this.indexedCount;
+    return this.indexedCount;
   }
 
   /**
-   * One decoded packet of a flow, in capture order. `flowKey` identifies the flow (any object) until
-   * onFlowEnd(flowKey); `fromClient` is the flow table's direction. `info` is read only on the flow's
-   * first packet that L7 keeps: pass one reused object rather than a new literal per packet. Cheap for
-   * packets that carry nothing for L7 (pure ACKs of flows without state return at once).
-   */
-  onPacket(flowKey: object, p: DecodedPacket, fromClient: boolean, info: L7FlowInfo): void {
-    this.advance(p.tsUs);
-    const proto = p.protocol;
-    if (proto !== IPPROTO_TCP && proto !== IPPROTO_UDP) return;
-    let s = this.sessions.get(flowKey);
-    if (s === undefined) {
-      if (p.payloadLen === 0 && (proto === IPPROTO_UDP || (p.tcpFlags & 0x02) === 0)) return;
-      s = this.open(p, fromClient, info);
-      this.sessions.set(flowKey, s);
-    }
-    this.feed(s, p, fromClient);
-  }
-
-  /**
-   * onPacket for a flow named by a dense index (>= 0; the flow table's pooled flow index), valid until
-   * onFlowEndAt(index). Returns false once L7 is done with the flow (given up, or not TCP/UDP): its
-   * later packets need not be passed until the flow ends; pass their times to advance() instead.
+   * One decoded packet of a flow, in capture order. `index` (>= 0; the flow table's pooled flow index)
+   * names the flow until onFlowEndAt(index); `fromClient` is the flow table's direction. `info` is read
+   * only on the flow's first packet that L7 keeps: pass one reused object rather than a new literal per
+   * packet. Cheap for packets that carry nothing for L7 (pure ACKs of flows without state return at
+   * once). Returns false once L7 is done with the flow (given up, or not TCP/UDP): its later packets
+   * need not be passed until the flow ends; pass their times to advance() instead.
    */
   onFlowPacket(index: number, p: DecodedPacket, fromClient: boolean, info: L7FlowInfo): boolean {
     this.advance(p.tsUs);
@@ -174,17 +155,9 @@ export class L7Engine implements SessionHost {
 
   /**
    * The flow ended (closed, timed out, or end of input). Emits its remaining records with `flowId`
-   * (when given; else the id passed on its first packet, or 0) and forgets the flow. Returns the
-   * flow's L7 protocol name ('' when none) for flows.l7_protocol.
+   * (when given; else the id passed on its first packet, or 0) and forgets the flow; its index may be
+   * reused after. Returns the flow's L7 protocol name ('' when none) for flows.l7_protocol.
    */
-  onFlowEnd(flowKey: object, flowId?: number): string {
-    const s = this.sessions.get(flowKey);
-    if (s === undefined) return '';
-    this.sessions.delete(flowKey);
-    return this.end(s, flowId);
-  }
-
-  /** onFlowEnd for a flow named by its index (onFlowPacket); the index may be reused after. */
   onFlowEndAt(index: number, flowId?: number): string {
     const s = index < this.byIndex.length ? this.byIndex[index] : null;
     if (s === null) return '';
@@ -199,18 +172,8 @@ export class L7Engine implements SessionHost {
     return s.protocol?.name ?? '';
   }
 
-  /** The L7 protocol found on a live flow so far ('' when none). */
-  protocolOf(flowKey: object): string {
-    return this.sessions.get(flowKey)?.protocol?.name ?? '';
-  }
-
-  /**
-   * End of input: every flow still live ends now (its held records keep the flow id they know): those
-   * named by an object in the order they started, then those named by an index in index order.
-   */
+  /** End of input: every flow still live ends now, in index order (its held records keep the flow id they know). */
   flush(): void {
-    for (const s of this.sessions.values()) this.endSession(s);
-    this.sessions.clear();
     const byIndex = this.byIndex;
     for (let i = 0; i < byIndex.length; i++) {
       const s = byIndex[i];
