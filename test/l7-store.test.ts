@@ -5,14 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Store } from '../src/engine/store/store';
-import { REQUEST_ACCESSORS, createRequestWriter } from '../src/engine/store/request-accessors';
+import { REQUEST_ACCESSORS } from '../src/engine/store/accessors';
 import type { RequestRecord } from '../src/shared/records';
 import { SAMPLES, runCapture } from './l7-helpers';
 
 async function store(records: RequestRecord[]): Promise<Store> {
   const s = await Store.open(':memory:');
   const first = s.allocateRequestIds(records.length);
-  const w = await createRequestWriter(s.conn);
+  const w = await s.requestWriter();
   records.forEach((r, i) => w.add({ ...r, requestId: first + i }));
   assert.equal(w.close(), records.length);
   return s;

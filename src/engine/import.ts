@@ -6,8 +6,8 @@ import { analyzeCaptureSharded } from './sharded';
 import { observationPointSql } from './flow/observation';
 import { learnDnsNames } from './tag/dns-names';
 import type { Store } from './store/store';
-import type { FlowWriter } from './store/appender';
-import type { RequestWriter } from './store/request-accessors';
+
+import type { FlowWriter, RequestWriter } from './store/appender';
 import type { CaptureRecord, FlowRecord, InterfaceRecord, RequestRecord } from '../shared/records';
 
 export interface ImportOptions {

@@ -2,11 +2,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { CaptureRecord, FlowRecord, InterfaceRecord } from '../../shared/records';
-import { FLOW_ACCESSORS, TableWriter, type FlowWriter } from './appender';
+import type { CaptureRecord, InterfaceRecord } from '../../shared/records';
+import { FLOW_ACCESSORS, REQUEST_ACCESSORS } from './accessors';
+import { TableWriter, type FlowWriter, type RequestWriter } from './appender';
+import type { Accessor } from './chunk';
 import { SCHEMA_VERSION, migrate } from './migrations';
 import { runQuery, type QueryResult } from './query';
-import { createRequestWriter, type RequestWriter } from './request-accessors';
 
 /** Largest id of `column` over `tables` plus one (1 for an empty database). */
 async function nextId(conn: DuckDBConnection, column: string, tables: string[], metaKey: string): Promise<number> {
@@ -130,23 +131,21 @@ export class Store {
   }
 
   /** A columnar bulk writer for requests; close() it to commit the rest. */
-  async requestWriter(): Promise<RequestWriter> {
-    this.checkOpen();
-    this.writers++;
-    try {
-      return await createRequestWriter(this.conn, () => this.writers--);
-    } catch (err) {
-      this.writers--;
-      throw err;
-    }
+  requestWriter(): Promise<RequestWriter> {
+    return this.writer('requests', REQUEST_ACCESSORS);
   }
 
   /** A columnar bulk writer for flows; close() it to commit the rest. */
-  async flowWriter(): Promise<FlowWriter> {
+  flowWriter(): Promise<FlowWriter> {
+    return this.writer('flows', FLOW_ACCESSORS);
+  }
+
+  /** A writer on the store's own connection, counted among the open writers until it closes. */
+  private async writer<R>(table: string, accessors: Readonly<Record<string, Accessor<R>>>): Promise<TableWriter<R>> {
     this.checkOpen();
     this.writers++;
     try {
-      return await TableWriter.create<FlowRecord>(this.conn, 'flows', FLOW_ACCESSORS, () => this.writers--);
+      return await TableWriter.create<R>(this.conn, table, accessors, () => this.writers--);
     } catch (err) {
       this.writers--;
       throw err;

@@ -2,8 +2,7 @@
 // (per connection) by default — the row RED counts — or every observation point's row with allHops.
 import { ApiError } from '../../../shared/api';
 import type { FlowRow, LogPage, LogRequest, NodeGrouping, RequestRow } from '../../../shared/views';
-import { FLOW_ACCESSORS } from '../appender';
-import { REQUEST_ACCESSORS } from '../request-accessors';
+import { FLOW_ACCESSORS, REQUEST_ACCESSORS } from '../accessors';
 import type { ViewContext } from './context';
 import { allFlowRows, allRequestRows, rowsInScope } from './dedupe';
 import { columnsNamed, FLOW_COLUMNS, filterSql, orderSql, REQUEST_COLUMNS, type ColumnSet } from './filter';
