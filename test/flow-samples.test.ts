@@ -100,7 +100,7 @@ test('observation points: pod veth c/s, node interfaces c-nd/s-nd, same-node bri
   const store = await Store.open(':memory:');
   try {
     for (const node of ['node1', 'node2']) {
-      const [r] = await importCaptures(store, [join(SAMPLES, `k8s-${node}.pcapng`)], { workers: 1 });
+      const [r] = await importCaptures(store, [join(SAMPLES, `k8s-${node}.pcapng`)], { workers: 0 });
       const q = await store.query(
         `SELECT i.name, f.client_ip, f.client_port, f.server_ip, f.server_port, f.observation_point
          FROM flows f JOIN interfaces i USING (capture_id, if_index) WHERE f.capture_id = ${r.capture.captureId}`,
@@ -133,7 +133,7 @@ test('the summary counts each connection once across hops and DNAT, as the gener
   const { captureSummary } = await import('../src/engine/store/summary');
   const store = await Store.open(':memory:');
   try {
-    const [r] = await importCaptures(store, [join(SAMPLES, 'k8s-both.pcapng')], { workers: 1 });
+    const [r] = await importCaptures(store, [join(SAMPLES, 'k8s-both.pcapng')], { workers: 0 });
     const s = await captureSummary(store, [r.capture.captureId]);
     const tcp = truth.connections.filter((c) => c.transport === 'tcp').length;
     const udp = truth.connections.filter((c) => c.transport === 'udp').length;
@@ -154,7 +154,7 @@ test('observation points do not depend on row order: a veth with a single flow h
   for (let i = 0; i < 5; i++) {
     const store = await Store.open(':memory:');
     try {
-      await importCaptures(store, [join(FG, 'mysql/171-mysql.pcap'), join(SAMPLES, 'k8s-node1.pcapng')], { workers: 1 });
+      await importCaptures(store, [join(FG, 'mysql/171-mysql.pcap'), join(SAMPLES, 'k8s-node1.pcapng')], { workers: 0 });
       const q = await store.query(`SELECT string_agg(observation_point, ',' ORDER BY flow_id) FROM flows`);
       ops.push(String(q.rows[0][0]));
     } finally {

@@ -1,30 +1,16 @@
-// Sharding flows over worker threads must not change a single number.
+// Parsing on worker threads (one, or flows sharded by hash over several) must not change a single row.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzeCapture, type CaptureSink } from '../src/engine/pipeline';
-import { analyzeCaptureSharded } from '../src/engine/sharded';
+import { importCaptures } from '../src/engine/import';
+import { FLOW_ACCESSORS, REQUEST_ACCESSORS } from '../src/engine/store/accessors';
+import { Store } from '../src/engine/store/store';
 import type { FlowRecord, RequestRecord } from '../src/shared/records';
 
 const FG = '/work/shared/fixtures/deepflow/agent/resources/test/flow_generator';
-
-function collect(): { sink: CaptureSink; flows: FlowRecord[]; requests: RequestRecord[] } {
-  const flows: FlowRecord[] = [];
-  const requests: RequestRecord[] = [];
-  return {
-    flows,
-    requests,
-    sink: {
-      beginCapture: async () => ({ captureId: 7, firstFlowId: 1 }),
-      addFlow: (f) => flows.push(f),
-      addRequest: (r) => requests.push(r),
-      endCapture: async () => {},
-    },
-  };
-}
 
 /**
  * Each request names a flow with its own endpoints. On a flow seen without its handshake the flow table
@@ -44,7 +30,27 @@ function checkLinks(flows: FlowRecord[], requests: RequestRecord[]): void {
   }
 }
 
-test('2 worker threads give exactly the flows and requests of 1 thread', async () => {
+/** Every flow and request row of a store, ids left out (they differ by sharding), sorted. */
+async function rows(store: Store): Promise<{ flows: FlowRecord[]; requests: RequestRecord[]; ids: string[] }> {
+  const flowCols = Object.keys(FLOW_ACCESSORS);
+  const reqCols = Object.keys(REQUEST_ACCESSORS);
+  const f = await store.query(`SELECT ${flowCols.join(', ')} FROM flows`);
+  const r = await store.query(`SELECT ${reqCols.join(', ')} FROM requests`);
+  const asRecord = (cols: string[], row: unknown[]) =>
+    Object.fromEntries(cols.map((c, k) => [camel(c), typeof row[k] === 'bigint' ? Number(row[k]) : row[k]]));
+  const ids = await store.query(
+    `SELECT (SELECT count(DISTINCT flow_id) FROM flows) || ' ' || (SELECT count(DISTINCT request_id) FROM requests)`,
+  );
+  return {
+    flows: f.rows.map((row) => asRecord(flowCols, row) as unknown as FlowRecord),
+    requests: r.rows.map((row) => asRecord(reqCols, row) as unknown as RequestRecord),
+    ids: ids.rows.map((row) => String(row[0])),
+  };
+}
+
+const camel = (c: string) => c.replace(/_([a-z0-9])/g, (_, ch: string) => ch.toUpperCase());
+
+test('on 1 or 2 worker threads an import stores exactly the rows of the main thread, with unique ids', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fs-shard-'));
   const merged = join(dir, 'all.pcapng');
   // Every fixture pcap (standard format: mergecap cannot read the 'modified' NATS ones into pcap).
@@ -54,19 +60,31 @@ test('2 worker threads give exactly the flows and requests of 1 thread', async (
   // Plus a real multi-hop sample (HTTP, DNS seen on several interfaces).
   inputs.push(join(import.meta.dirname, '../samples/k8s-node1.pcapng'));
   execFileSync('mergecap', ['-F', 'pcapng', '-w', merged, ...inputs]);
-  const one = collect();
-  const r1 = await analyzeCapture(merged, { sink: one.sink });
-  const two = collect();
-  const r2 = await analyzeCaptureSharded(merged, 2, { sink: two.sink });
-  assert.ok(one.flows.length >= 100, `${one.flows.length} flows`);
-  assert.equal(r2.capture.packets, r1.capture.packets);
-  assert.deepEqual(r2.closeTypes, r1.closeTypes);
-  const key = (f: FlowRecord) => JSON.stringify({ ...f, flowId: 0 });
-  assert.deepEqual(two.flows.map(key).sort(), one.flows.map(key).sort());
-  assert.equal(new Set(two.flows.map((f) => f.flowId)).size, two.flows.length, 'flow ids are unique');
-  assert.ok(one.requests.length > 80, `${one.requests.length} requests`);
-  const rkey = (r: RequestRecord) => JSON.stringify({ ...r, requestId: 0, flowId: 0 });
-  assert.deepEqual(two.requests.map(rkey).sort(), one.requests.map(rkey).sort());
-  checkLinks(one.flows, one.requests);
-  checkLinks(two.flows, two.requests);
+  const second = join(import.meta.dirname, '../samples/k8s-node2.pcapng');
+
+  const results = [];
+  for (const workers of [0, 1, 2]) {
+    const store = await Store.open(join(dir, `${workers}.duckdb`));
+    // The same file twice: the second import's ids must follow the first's, whoever numbered them.
+    const [r] = await importCaptures(store, [merged, second], { workers });
+    const got = await rows(store);
+    const total = await store.query(`SELECT count(*)::INTEGER FROM flows UNION ALL SELECT count(*)::INTEGER FROM requests`);
+    results.push({ workers, r, got, total: total.rows.map((x) => x[0]) });
+    await store.close();
+  }
+  const [one, ...others] = results;
+  assert.ok(one.got.flows.length >= 100, `${one.got.flows.length} flows`);
+  assert.ok(one.got.requests.length > 80, `${one.got.requests.length} requests`);
+  checkLinks(one.got.flows, one.got.requests);
+  const key = (x: object) => JSON.stringify({ ...x, flowId: 0, requestId: 0 });
+  for (const o of others) {
+    assert.equal(o.r.capture.packets, one.r.capture.packets, `${o.workers} workers: packets`);
+    assert.deepEqual(o.r.closeTypes, one.r.closeTypes, `${o.workers} workers: close types`);
+    assert.deepEqual(o.total, one.total, `${o.workers} workers: row counts`);
+    // Unique ids over both captures: count(DISTINCT id) equals the row count.
+    assert.deepEqual(o.got.ids, [`${o.total[0]} ${o.total[1]}`], `${o.workers} workers: ids are unique`);
+    assert.deepEqual(o.got.flows.map(key).sort(), one.got.flows.map(key).sort(), `${o.workers} workers: flows`);
+    assert.deepEqual(o.got.requests.map(key).sort(), one.got.requests.map(key).sort(), `${o.workers} workers: requests`);
+    checkLinks(o.got.flows, o.got.requests);
+  }
 });

@@ -1,6 +1,6 @@
 // Cancelling imports on a ~100 MB generated capture (bench/gen-capture.ts): a queued import is
-// dropped before it starts, a running one stops part-way, in both import modes (flows sharded over
-// worker threads, as the engine picks for big files, and in one thread). Nothing of a cancelled
+// dropped before it starts, a running one stops part-way, in every import mode (flows sharded over
+// two worker threads, parsing on one worker thread, all in the main thread). Nothing of a cancelled
 // import stays in the store, the queue goes on, and finished captures stay readable meanwhile.
 
 import { after, before, test } from 'node:test';
@@ -26,7 +26,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-for (const [mode, importWorkers] of [['sharded over 2 worker threads', 2], ['in one thread', 1]] as const) {
+for (const [mode, importWorkers] of [['sharded over 2 worker threads', 2], ['on one worker thread', 1], ['in the main thread', 0]] as const) {
   test(`cancel, ${mode}: queued imports never start, a running one stops part-way and leaves nothing`, async () => {
     const { service, log } = startService(join(dir, `${importWorkers}.duckdb`), { importWorkers });
     try {
@@ -100,7 +100,7 @@ for (const [mode, importWorkers] of [['sharded over 2 worker threads', 2], ['in 
 
 test('closing the engine cancels the running import and closes the store', async () => {
   const db = join(dir, 'close.duckdb');
-  const { service, log } = startService(db, { importWorkers: 1 });
+  const { service, log } = startService(db, { importWorkers: 0 });
   let closed = null as Promise<void> | null;
   // Closed from inside the big import's first progress event, so it is certainly still running.
   log.onEvent = (e) => {

@@ -30,7 +30,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(top) || top < 0) throw new UsageError('--top takes a whole number');
   const dbPath = (args.options.get('db') as string | undefined) ?? ':memory:';
   const workers = args.options.has('workers') ? Number(args.options.get('workers')) : undefined;
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new UsageError('--workers takes a whole number ≥ 1');
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) throw new UsageError('--workers takes a whole number ≥ 0');
   const grouping = (args.options.get('grouping') as NodeGrouping | undefined) ?? 'service';
   if (!['service', 'pod', 'ip'].includes(grouping)) throw new UsageError('--grouping is service, pod or ip');
 

@@ -15,7 +15,8 @@ Usage:
                    [--grouping service|pod|ip]
       Read pcap / pcapng files (gzip allowed), reconstruct flows with TCP health, store them in a
       DuckDB database and print a summary. Without --db the store is in memory (not kept).
-      --workers N shards flows over N threads (default 1; see bench/RESULTS.md before raising it).
+      --workers N: 0 (default) all on the main thread; 1 parses on a worker thread while the main
+      thread writes DuckDB; more shard flows over N workers (see bench/RESULTS.md before using it).
       --k8s FILE loads Kubernetes metadata (kubectl get pods,services,endpoints,nodes -A -o json > FILE;
       repeatable) so services and pods are named instead of IPs; --grouping names map nodes by
       service (default), pod or IP.

@@ -2,7 +2,9 @@
 // points. The one entry point the CLI, the desktop app and `serve` use.
 
 import { analyzeCapture, type CaptureResult, type CaptureSink, type ImportProgress } from './pipeline';
-import { analyzeCaptureSharded } from './sharded';
+import { analyzeCaptureSharded, type ChunkSink } from './sharded';
+import type { WorkerTables } from './shard-worker';
+import type { StagedChunk } from './store/chunk';
 import { observationPointSql } from './flow/observation';
 import { learnDnsNames } from './tag/dns-names';
 import type { Store } from './store/store';
@@ -12,9 +14,11 @@ import type { CaptureRecord, FlowRecord, InterfaceRecord, RequestRecord } from '
 
 export interface ImportOptions {
   /**
-   * Worker threads per file (flows sharded by hash); default 1 = in this thread. Every worker reads and
-   * decodes the whole file, so this only pays off when flow work dominates: bench/RESULTS.md shows it
-   * slower than one thread on a 2-core machine today.
+   * Worker threads per file. 0 (the default): everything on this thread. 1: reading, decoding, flows,
+   * L7 and the staging of rows run on a worker while this thread only appends the staged chunks to
+   * DuckDB. More: flows sharded by hash over that many workers, each of which reads and decodes the
+   * whole file. On the 2-core benchmark machine neither is faster than 0 (bench/RESULTS.md): V8's
+   * own GC threads and DuckDB already keep the second core busy.
    */
   workers?: number;
   signal?: AbortSignal;
@@ -29,31 +33,27 @@ export interface ImportOptions {
 /**
  * DuckDB settings while a file streams into a file-backed store (they are instance-wide: queries on
  * other connections share them until the previous values are back, before the capture's closing SQL).
- * The writers commit every COMMIT_ROWS rows (appender.ts); committed rows wait uncompressed in memory
- * until a checkpoint compresses them into the file, so without a bound they grow with the file.
  * - memory_limit: over it DuckDB spills to its temp directory; the default (80 % of RAM) never binds.
  *   256 MB, not less: the views' queries on another connection share it while an import runs, and at
  *   64 MB the map, RED and time series of a 1 M-request workspace failed with "Out of Memory"
- *   (256 MB: all answered). Bench capture peak RSS: 305-315 MB at 64 MB, 340-350 MB at 256 MB.
- * - wal_autocheckpoint: the default 16 MB checkpoints about once a second here, each recompressing
- *   the unfinished row group (~+50 % import time on a 3 M-packet capture); 64 MB keeps the peak with
- *   fewer checkpoints (256 MB no longer bounds it: 480-515 MB).
- * Peak RSS, bench capture (1.5 M packets, 220k requests) / twice its size: 435-455 / 520-560 MB
- * before; commits alone 320 / 500-535 MB; commits with these settings 305-315 / 355-375 MB, import
- * time unchanged on the bench capture and +10-15 % on twice its size.
+ *   (256 MB: all answered).
+ * Since the capture is one transaction (beginCapture), neither the limit (128-256 MB) nor
+ * wal_autocheckpoint change the bench capture's peak RSS (310-330 MB; commits every 16k rows without
+ * these settings: 435-455 MB).
  */
 const IMPORT_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['memory_limit', '256MB'],
-  ['wal_autocheckpoint', '64MB'],
 ];
 
-class StoreSink implements CaptureSink {
+class StoreSink implements CaptureSink, ChunkSink {
   private flowWriter: FlowWriter | null = null;
   private requestWriter: RequestWriter | null = null;
   private firstFlowId = 0;
   private maxFlowId = -1;
   /** IMPORT_SETTINGS' values before beginCapture changed them; null when unchanged (or back). */
   private savedSettings: [string, string][] | null = null;
+  /** The capture's rows are in a transaction beginCapture opened. */
+  private inTransaction = false;
 
   constructor(
     private readonly store: Store,
@@ -71,6 +71,12 @@ class StoreSink implements CaptureSink {
       this.savedSettings = saved;
       for (const [name, value] of IMPORT_SETTINGS) await this.store.conn.run(`SET ${name} = '${value}'`);
     }
+    // One transaction per capture: DuckDB writes the full row groups of a large transaction straight
+    // into the file, compressed ("optimistic writes"), where rows committed batch by batch went through
+    // the WAL first and were written again by each checkpoint. Bench capture: DuckDB's share of the
+    // import 1.5 → 0.9 s, peak RSS 335-355 → 310-335 MB.
+    await this.store.conn.run('BEGIN TRANSACTION');
+    this.inTransaction = true;
     this.flowWriter = await this.store.flowWriter();
     this.requestWriter = await this.store.requestWriter();
     this.firstFlowId = this.store.allocateFlowIds(0);
@@ -89,11 +95,26 @@ class StoreSink implements CaptureSink {
     this.requestWriter!.add(rec);
   }
 
+  workerTables(): WorkerTables {
+    return { flows: [...this.flowWriter!.specs], requests: [...this.requestWriter!.specs], firstRequestId: this.store.allocateRequestIds(0) };
+  }
+
+  appendChunk(table: 'flows' | 'requests', chunk: StagedChunk): void {
+    (table === 'flows' ? this.flowWriter! : this.requestWriter!).appendChunk(chunk);
+  }
+
+  usedIds(lastFlowId: number, lastRequestId: number): void {
+    if (lastFlowId > this.maxFlowId) this.maxFlowId = lastFlowId;
+    const first = this.store.allocateRequestIds(0);
+    if (lastRequestId >= first) this.store.allocateRequestIds(lastRequestId - first + 1);
+  }
+
   async endCapture(capture: CaptureRecord, interfaces: InterfaceRecord[]): Promise<void> {
     this.flowWriter!.close();
     this.flowWriter = null;
     this.requestWriter!.close();
     this.requestWriter = null;
+    await this.commit();
     await this.restoreSettings();
     this.store.allocateFlowIds(this.maxFlowId - this.firstFlowId + 1);
     await this.store.writeCapture(capture);
@@ -111,8 +132,11 @@ class StoreSink implements CaptureSink {
     for (const [name, value] of saved) await this.store.conn.run(`SET ${name} = '${value.replace(/'/g, "''")}'`);
   }
 
-  /** Leaves the store consistent when an import is abandoned (cancel, internal error). */
-  abandon(): void {
+  /**
+   * Leaves the store consistent when an import is abandoned (cancel, internal error): the rows
+   * appended so far are committed, and the caller decides whether to keep them.
+   */
+  async abandon(): Promise<void> {
     for (const w of [this.flowWriter, this.requestWriter]) {
       try {
         w?.close();
@@ -122,6 +146,18 @@ class StoreSink implements CaptureSink {
     }
     this.flowWriter = null;
     this.requestWriter = null;
+    await this.commit().catch(() => {});
+  }
+
+  private async commit(): Promise<void> {
+    if (!this.inTransaction) return;
+    this.inTransaction = false;
+    try {
+      await this.store.conn.run('COMMIT');
+    } catch (err) {
+      await this.store.conn.run('ROLLBACK').catch(() => {}); // a failed transaction must still end
+      throw err;
+    }
   }
 }
 
@@ -134,11 +170,11 @@ export async function importCaptures(store: Store, paths: readonly string[], opt
   for (const [i, path] of paths.entries()) {
     const sink = new StoreSink(store, opts.captureIds?.[i]);
     try {
-      const workers = opts.workers ?? 1;
+      const workers = opts.workers ?? 0;
       const run = { sink, signal: opts.signal, onProgress: opts.onProgress };
-      results.push(workers > 1 ? await analyzeCaptureSharded(path, workers, run) : await analyzeCapture(path, run));
+      results.push(workers > 0 ? await analyzeCaptureSharded(path, workers, run) : await analyzeCapture(path, run));
     } catch (err) {
-      sink.abandon();
+      await sink.abandon();
       throw err;
     } finally {
       await sink.restoreSettings();

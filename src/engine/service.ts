@@ -43,7 +43,7 @@ export interface EngineServiceOptions {
   dbPath: string;
   emit: EmitEvent;
   appInfo: Omit<AppInfo, 'engine'>;
-  /** Worker threads per import (importCaptures' `workers`); default: automatic by file size. */
+  /** Worker threads per import (importCaptures' `workers`; default 0: on the engine's own thread). */
   importWorkers?: number;
   /** Most rows `query` returns; more are cut off and `truncated` is set. */
   maxQueryRows?: number;

@@ -1,5 +1,7 @@
-// Runs one capture on several worker threads, sharded by flow hash (see shard-worker.ts), and merges
-// their flows into one sink. Packet and interface counts come from worker 0 (every worker sees every packet).
+// Runs one capture on worker threads (see shard-worker.ts): one worker keeps the packet work off this
+// thread, several shard the flows by hash. Their rows arrive as staged chunks, which the sink appends
+// to the store on this thread. Packet and interface counts come from worker 0 (every worker sees every
+// packet).
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +9,20 @@ import { Worker } from 'node:worker_threads';
 import { CaptureError } from './capture/types';
 import type { L7Stats } from './l7/engine';
 import type { AnalyzeOptions, CaptureResult } from './pipeline';
-import type { ShardJob, ShardMessage } from './shard-worker';
+import type { ShardJob, ShardMessage, WorkerTables } from './shard-worker';
+import type { StagedChunk } from './store/chunk';
+import type { CaptureRecord, InterfaceRecord } from '../shared/records';
+
+/** Where the workers' rows go: the store's writers (import.ts), on the thread that owns the database. */
+export interface ChunkSink {
+  beginCapture(): Promise<{ captureId: number; firstFlowId: number }>;
+  /** The tables the workers stage for (after beginCapture). */
+  workerTables(): WorkerTables;
+  appendChunk(table: 'flows' | 'requests', chunk: StagedChunk): void;
+  /** The largest flow and request ids the workers used, before endCapture. */
+  usedIds(lastFlowId: number, lastRequestId: number): void;
+  endCapture(capture: CaptureRecord, interfaces: InterfaceRecord[]): Promise<void>;
+}
 
 /** Starts a shard worker: the bundled script next to the CLI bundle, or the TypeScript source via tsx. */
 function startWorker(job: ShardJob): Worker {
@@ -28,28 +43,37 @@ function startWorker(job: ShardJob): Worker {
 export async function analyzeCaptureSharded(
   path: string,
   workers: number,
-  opts: Pick<AnalyzeOptions, 'sink' | 'signal' | 'onProgress'> = {},
+  opts: Pick<AnalyzeOptions, 'signal' | 'onProgress'> & { sink?: ChunkSink | null } = {},
 ): Promise<CaptureResult> {
   const sink = opts.sink ?? null;
   const { captureId, firstFlowId } = sink ? await sink.beginCapture() : { captureId: 0, firstFlowId: 1 };
+  const tables = sink ? sink.workerTables() : null;
   const threads: Worker[] = [];
-  const results: Promise<{ result: CaptureResult; readerError: CaptureError | null }>[] = [];
+  type Done = { result: CaptureResult; readerError: CaptureError | null; lastFlowId: number; lastRequestId: number };
+  const results: Promise<Done>[] = [];
   for (let i = 0; i < workers; i++) {
-    const job: ShardJob = { path, shard: [i, workers], captureId, firstFlowId, l7: sink?.addRequest !== undefined };
+    const appended = new Int32Array(new SharedArrayBuffer(4));
+    const job: ShardJob = { path, shard: [i, workers], captureId, firstFlowId, tables, appended: appended.buffer as SharedArrayBuffer };
     const w = startWorker(job);
     threads.push(w);
     results.push(
       new Promise((resolve, reject) => {
         w.on('message', (m: ShardMessage) => {
-          if (m.type === 'flows') {
-            for (const f of m.flows) sink?.addFlow(f);
-          } else if (m.type === 'requests') {
-            for (const r of m.requests) sink?.addRequest?.(r);
+          if (m.type === 'chunk') {
+            try {
+              sink!.appendChunk(m.table, m.chunk);
+            } catch (err) {
+              reject(err as Error);
+              return;
+            }
+            Atomics.add(appended, 0, 1);
+            Atomics.notify(appended, 0);
           } else if (m.type === 'progress') {
             opts.onProgress?.({ file: path, bytesRead: m.bytesRead, totalBytes: m.totalBytes, packets: m.packets, flows: m.flows });
           } else if (m.type === 'done') {
             const e = m.readerError;
-            resolve({ result: m.result, readerError: e ? new CaptureError(e.file, e.offset, e.reason) : null });
+            const readerError = e ? new CaptureError(e.file, e.offset, e.reason) : null;
+            resolve({ result: m.result, readerError, lastFlowId: m.lastFlowId, lastRequestId: m.lastRequestId });
           } else {
             reject(m.file !== undefined ? new CaptureError(m.file, m.offset ?? 0, m.reason ?? m.message) : new Error(m.message));
           }
@@ -73,7 +97,10 @@ export async function analyzeCaptureSharded(
     const error = done[0].readerError;
     const capture = { ...first.capture, captureId, error: error ? error.message : first.capture.error };
     const interfaces = first.interfaces.map((i) => ({ ...i, captureId }));
-    if (sink) await sink.endCapture(capture, interfaces);
+    if (sink) {
+      sink.usedIds(Math.max(...done.map((d) => d.lastFlowId)), Math.max(...done.map((d) => d.lastRequestId)));
+      await sink.endCapture(capture, interfaces);
+    }
     return { capture, interfaces, flows, requests, l7: mergeL7(done.map((d) => d.result.l7)), closeTypes, error };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
