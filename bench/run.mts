@@ -25,6 +25,8 @@ interface StageResult {
   stage: string;
   workers: number;
   seconds: number;
+  /** CPU time of the process, all threads. */
+  cpuSeconds: number;
   packets: number;
   flows: number;
   requests: number;
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     ['flow', 1],
     ['flow', 2],
     ['l7', 1],
+    ['store', 0],
     ['store', 1],
     ['store', 2],
   ];
@@ -85,6 +88,9 @@ async function main(): Promise<void> {
 
   const mb = size / 1e6;
   const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  /** Threads of a stage: for the full import, the workers plus the main thread that appends to DuckDB. */
+  const threads = (r: StageResult) =>
+    r.stage !== 'store' ? String(r.workers) : r.workers === 0 ? '1' : `${r.workers} + main`;
   const label: Record<string, string> = {
     read: 'read (records walked)',
     decode: 'read + decode',
@@ -96,8 +102,10 @@ async function main(): Promise<void> {
     const pps = r.packets / r.seconds;
     const rps = r.requests ? `${fmt(r.requests / r.seconds / 1e3)} k` : '—';
     const vsHttp = r.requests ? `${fmt(pps / http.packetsPerSec, 1)}×` : '—';
-    return `| ${label[r.stage]} | ${r.workers} | ${fmt(r.seconds, 2)} (${fmt(r.slowest ?? r.seconds, 2)}) | ${fmt(pps / 1e6, 2)} M | ${fmt(mb / r.seconds)} | ${rps} | ${fmt(r.maxRssMB)} | ${fmt(pps / conv.packetsPerSec, 1)}× | ${vsHttp} |`;
+    return `| ${label[r.stage]} | ${threads(r)} | ${fmt(r.seconds, 2)} (${fmt(r.slowest ?? r.seconds, 2)}) | ${fmt(pps / 1e6, 2)} M | ${fmt(mb / r.seconds)} | ${rps} | ${fmt(r.maxRssMB)} | ${fmt(pps / conv.packetsPerSec, 1)}× | ${vsHttp} |`;
   });
+  const store0 = rows.find((r) => r.stage === 'store' && r.workers === 0)!;
+  const store1 = rows.find((r) => r.stage === 'store' && r.workers === 1)!;
   const flow1 = rows.find((r) => r.stage === 'flow' && r.workers === 1)!;
   const flow2 = rows.find((r) => r.stage === 'flow' && r.workers === 2)!;
   const l7 = rows.find((r) => r.stage === 'l7')!;
@@ -125,6 +133,10 @@ ${lines.join('\n')}
 - Worker threads (flows sharded by hash, every worker reads and decodes the whole file): 2 threads run the
   flow stage in ${fmt(flow2.seconds, 2)} s vs ${fmt(flow1.seconds, 2)} s on one, ${fmt(flow1.seconds / flow2.seconds, 2)}× the single-thread speed on this
   ${cpus().length}-core machine (below 1: slower; reading and decoding are repeated per thread and compete for memory bandwidth).
+- Full import on threads (importCaptures' \`workers\`): with 1, reading, decoding, flows, L7 and the staging of
+  DuckDB chunks run on a worker and the main thread only appends the chunks: ${fmt(store1.seconds, 2)} s vs ${fmt(store0.seconds, 2)} s all on
+  the main thread (${fmt(store0.seconds / store1.seconds, 2)}×). One thread already keeps this machine's second core partly busy with V8's
+  garbage collector and DuckDB's own threads (a one-thread import uses ${fmt(store0.cpuSeconds, 1)} s of CPU in ${fmt(store0.seconds, 1)} s).
 - Requests: ${fmt(l7.requests)} request rows (one per request per hop that saw it); the generator sent ${fmt(truth.httpRequests)} HTTP requests (${fmt(truth.httpRequestsSeen)} HTTP request copies across hops) and ${fmt(truth.redisCommands)} Redis commands.
 - Targets: issue #2 ≥ 2.5 M packets/s for read + decode + flow on one core, peak RSS < 300 MB for a 1 GB file;
   issue #3 ≥ 1.5 M packets/s end to end (with L7 and store) on one core and ≥ 20× tshark -z http,tree.
