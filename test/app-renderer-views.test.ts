@@ -104,6 +104,14 @@ test('layered layout: callers left of callees, columns by longest path, no node 
   assert.notEqual(pos.get('frontend')!.y, (pos.get('client')!.y + pos.get('api')!.y) / 2);
   const cyclic = layeredPositions({ nodes: ['a', 'b'], edges: [{ source: 'a', target: 'b' }, { source: 'b', target: 'a' }] });
   assert.equal(cyclic.size, 2);
+  assert.notEqual(cyclic.get('a')!.x, cyclic.get('b')!.x, 'a two-node cycle spreads over two columns');
+  // A cycle behind a client (checkout → orders → payments → checkout) reads left to right from the
+  // client; only the edge that closes the cycle points back. Before: the whole cycle, and everything it
+  // calls, piled into one column.
+  const ring = [['web', 'checkout'], ['checkout', 'orders'], ['orders', 'payments'], ['payments', 'checkout'], ['payments', 'db']]
+    .map(([source, target]) => ({ source, target }));
+  const rp = layeredPositions({ nodes: ['db', 'payments', 'orders', 'checkout', 'web'], edges: ring }, { x: 100, y: 100 });
+  assert.deepEqual(['web', 'checkout', 'orders', 'payments', 'db'].map((n) => rp.get(n)!.x), [0, 100, 200, 300, 400]);
 });
 
 test('labels: Kiali-style edge label, close types by name, rates and ratios trimmed, timestamps in UTC with µs', () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_PROTOCOLS, ProtocolRegistry } from '../src/engine/l7/registry';
 import { L7Message, MsgKind, Transport, type Dir, type L7FlowParser, type L7Protocol, type MessageSink } from '../src/engine/l7/types';
+import { BUILTIN_L7_PROTOCOLS } from '../src/shared/records';
 import { SAMPLES, runCapture } from './l7-helpers';
 
 /** A RESP parser as a user might write it: whole messages from buffered bytes, errors = server errors. */
@@ -90,6 +91,10 @@ interface Req { connection: string; method: string; resource: string; error_clas
 /** The built-ins without Redis: a user's own module for a protocol Flowscope has takes its place. */
 const withoutRedis = (): ProtocolRegistry => new ProtocolRegistry(BUILTIN_PROTOCOLS.filter((p) => p.name !== 'redis'));
 const truth = JSON.parse(readFileSync(join(SAMPLES, 'k8s.truth.json'), 'utf8')) as { requests: Req[] };
+
+test('the UI\'s list of protocol names (src/shared) is every built-in module, plus gRPC from HTTP/2', () => {
+  assert.deepEqual([...BUILTIN_L7_PROTOCOLS].sort(), [...BUILTIN_PROTOCOLS.map((p) => p.name), 'grpc'].sort());
+});
 
 test('plugin: a RESP module registered by the user finds every Redis command of the samples, paired FIFO', async () => {
   const registry = withoutRedis();

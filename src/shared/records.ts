@@ -114,6 +114,14 @@ export interface FlowRecord {
   l7Protocol: string;
 }
 
+/**
+ * requests.l7_protocol of the built-in parsers (l7/registry.ts BUILTIN_PROTOCOLS; gRPC rows come from
+ * the HTTP/2 parser). Plugins add names of their own.
+ */
+export const BUILTIN_L7_PROTOCOLS: readonly string[] = [
+  'http', 'http2', 'grpc', 'dubbo', 'mysql', 'postgresql', 'redis', 'kafka', 'mqtt', 'dns', 'tls', 'mongodb', 'memcached', 'amqp', 'nats',
+];
+
 /** requests.response_status (SPEC.md "Requests"). */
 export type RequestStatus = 'ok' | 'client_error' | 'server_error' | 'timeout' | 'unknown';
 

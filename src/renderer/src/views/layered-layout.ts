@@ -3,8 +3,9 @@
 // clients), so client → frontend → api → db reads left to right. Edges that skip columns get
 // placeholder slots in the columns they cross, so no node is placed on their line; within a column
 // nodes are ordered by the mean position of their predecessors to keep edges from crossing. Cycles
-// are cut by capping depth at the node count. A pure function of ids and edges: testable without a
-// canvas.
+// (services calling each other back) are broken first, as Sugiyama does: a depth-first walk from the
+// pure clients marks the edges that close a cycle, and layering ignores them, so a cycle reads left to
+// right with one edge drawn back. A pure function of ids and edges: testable without a canvas.
 
 export interface LayeredInput {
   nodes: string[];
@@ -13,20 +14,7 @@ export interface LayeredInput {
 
 export function layeredPositions(input: LayeredInput, spacing = { x: 230, y: 110 }): Map<string, { x: number; y: number }> {
   const { nodes, edges } = input;
-  const depth = new Map(nodes.map((n) => [n, 0]));
-  const cap = nodes.length;
-  for (let round = 0; round < cap; round++) {
-    let changed = false;
-    for (const e of edges) {
-      if (e.source === e.target) continue;
-      const next = Math.min(cap, (depth.get(e.source) ?? 0) + 1);
-      if (next > (depth.get(e.target) ?? 0)) {
-        depth.set(e.target, next);
-        changed = true;
-      }
-    }
-    if (!changed) break;
-  }
+  const depth = longestPathDepths(nodes, edges);
   // Compact depths to consecutive columns.
   const distinct = [...new Set(depth.values())].sort((a, b) => a - b);
   const column = new Map([...depth].map(([n, d]) => [n, distinct.indexOf(d)]));
@@ -79,4 +67,54 @@ export function layeredPositions(input: LayeredInput, spacing = { x: 230, y: 110
     left += (subColumns - 1) * subWidth + spacing.x;
   });
   return positions;
+}
+
+/** Column of each node: longest path from a source, over the edges left once cycles are broken. */
+function longestPathDepths(nodes: string[], edges: LayeredInput['edges']): Map<string, number> {
+  const out = new Map<string, string[]>(nodes.map((n) => [n, []]));
+  const hasIn = new Set<string>();
+  for (const e of edges) {
+    if (e.source === e.target || !out.has(e.source) || !out.has(e.target)) continue;
+    out.get(e.source)!.push(e.target);
+    hasIn.add(e.target);
+  }
+  // Depth-first from the pure clients, then from whatever a cycle left unreached. An edge into a node
+  // still on the walk's path closes a cycle: it is dropped. What remains is acyclic, and the walk's
+  // finishing order reversed is a topological order of it.
+  const state = new Map<string, 1 | 2>(); // 1: on the path, 2: done
+  const kept = new Map<string, string[]>(nodes.map((n) => [n, []]));
+  const finished: string[] = [];
+  const roots = [...nodes.filter((n) => !hasIn.has(n)), ...nodes];
+  for (const root of roots) {
+    if (state.has(root)) continue;
+    state.set(root, 1);
+    const stack: [string, number][] = [[root, 0]];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [n, i] = top;
+      const next = out.get(n)!;
+      if (i === next.length) {
+        state.set(n, 2);
+        finished.push(n);
+        stack.pop();
+        continue;
+      }
+      top[1] = i + 1;
+      const m = next[i];
+      const st = state.get(m);
+      if (st === 1) continue; // back edge: closes a cycle
+      kept.get(n)!.push(m);
+      if (st === undefined) {
+        state.set(m, 1);
+        stack.push([m, 0]);
+      }
+    }
+  }
+  const depth = new Map(nodes.map((n) => [n, 0]));
+  for (let k = finished.length - 1; k >= 0; k--) {
+    const n = finished[k];
+    const d = depth.get(n)! + 1;
+    for (const m of kept.get(n)!) if (d > depth.get(m)!) depth.set(m, d);
+  }
+  return depth;
 }

@@ -1,7 +1,7 @@
 // The request log and the flow log: their columns, filter fields, presets and detail groups.
 
 import type { ReactNode } from 'react';
-import { CloseType } from '../../../shared/records';
+import { BUILTIN_L7_PROTOCOLS, CloseType } from '../../../shared/records';
 import type { FilterClause, FlowRow, LogRequest, RequestRow } from '../../../shared/views';
 import type { LogColumn } from '../components/LogTable';
 import { formatBytes, formatMaybeDuration, formatTimestamp } from '../format';
@@ -52,7 +52,7 @@ export const REQUEST_COLUMNS: LogColumn<RequestRow>[] = [
   col('clientNode', 'Client', 140, { initial: true }),
   col('serverNode', 'Server', 140, { initial: true }),
   col('l7Protocol', 'Protocol', 80, { initial: true }),
-  col('requestType', 'Method', 80, { initial: true }),
+  col('requestType', 'Method', 110, { initial: true }), // 'simple query' (PostgreSQL), 'OPTIONS'
   col('requestDomain', 'Domain', 150),
   col('requestResource', 'Resource', 240, { initial: true }),
   col('endpoint', 'Endpoint', 180),
@@ -98,7 +98,7 @@ export const FLOW_COLUMNS: LogColumn<FlowRow>[] = [
 
 export const REQUEST_FIELDS: FilterField[] = [
   { field: 'response_status', label: 'Status', numeric: false, values: ['ok', 'client_error', 'server_error', 'timeout', 'unknown'] },
-  { field: 'l7_protocol', label: 'Protocol', numeric: false, values: ['http', 'dns', 'redis', 'postgresql', 'mysql', 'kafka', 'grpc'] },
+  { field: 'l7_protocol', label: 'Protocol', numeric: false, values: BUILTIN_L7_PROTOCOLS },
   { field: 'client_node', label: 'Client', numeric: false },
   { field: 'server_node', label: 'Server', numeric: false },
   { field: 'request_type', label: 'Method', numeric: false },

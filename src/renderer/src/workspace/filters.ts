@@ -8,7 +8,7 @@ export interface FilterField {
   label: string;
   numeric: boolean;
   /** Known values, offered as suggestions. */
-  values?: string[];
+  values?: readonly string[];
 }
 
 export const STRING_OPS: FilterOp[] = ['=', '!=', 'contains', 'in'];
