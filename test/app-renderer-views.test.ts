@@ -112,6 +112,16 @@ test('layered layout: callers left of callees, columns by longest path, no node 
     .map(([source, target]) => ({ source, target }));
   const rp = layeredPositions({ nodes: ['db', 'payments', 'orders', 'checkout', 'web'], edges: ring }, { x: 100, y: 100 });
   assert.deepEqual(['web', 'checkout', 'orders', 'payments', 'db'].map((n) => rp.get(n)!.x), [0, 100, 200, 300, 400]);
+  // A dense mesh (every service calls 5 others): any left-to-right order of it is arbitrary, and a
+  // long one would be hundreds of columns wide. It stays one wrapped column between its callers and
+  // its callees.
+  const mesh = Array.from({ length: 60 }, (_, i) => `s${i}`);
+  const meshEdges = mesh.flatMap((a, i) => [1, 7, 13, 29, 31].map((d) => ({ source: a, target: mesh[(i + d) % 60] })));
+  meshEdges.push({ source: 'client', target: 's0' }, { source: 's59', target: 'store' });
+  const mp = layeredPositions({ nodes: ['client', ...mesh, 'store'], edges: meshEdges }, { x: 100, y: 100 });
+  const meshXs = new Set(mesh.map((n) => mp.get(n)!.x));
+  assert.ok(meshXs.size <= 6, `${meshXs.size} columns for the mesh`);
+  assert.ok(mp.get('client')!.x < Math.min(...meshXs) && mp.get('store')!.x > Math.max(...meshXs), 'callers left, callees right');
 });
 
 test('labels: Kiali-style edge label, close types by name, rates and ratios trimmed, timestamps in UTC with µs', () => {

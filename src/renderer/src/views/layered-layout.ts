@@ -2,10 +2,13 @@
 // left-to-right): each node sits one column right of its deepest caller (longest path from the pure
 // clients), so client → frontend → api → db reads left to right. Edges that skip columns get
 // placeholder slots in the columns they cross, so no node is placed on their line; within a column
-// nodes are ordered by the mean position of their predecessors to keep edges from crossing. Cycles
-// (services calling each other back) are broken first, as Sugiyama does: a depth-first walk from the
-// pure clients marks the edges that close a cycle, and layering ignores them, so a cycle reads left to
-// right with one edge drawn back. A pure function of ids and edges: testable without a canvas.
+// nodes are ordered by the mean position of their predecessors to keep edges from crossing.
+// Cycles (services calling each other back): each group of services that reach one another (a strongly
+// connected component) is placed as one unit, after everything that calls into it and before
+// everything it calls. A small group is spread left to right from the service its callers enter by,
+// only the edge that closes the cycle drawn back; a large one (a dense mesh, where any left-to-right
+// order is arbitrary and very wide) shares one column, wrapped like any tall column. A pure function
+// of ids and edges: testable without a canvas.
 
 export interface LayeredInput {
   nodes: string[];
@@ -69,52 +72,125 @@ export function layeredPositions(input: LayeredInput, spacing = { x: 230, y: 110
   return positions;
 }
 
-/** Column of each node: longest path from a source, over the edges left once cycles are broken. */
+/** Largest group of mutually calling services spread over columns of its own. */
+const SPREAD_GROUP_MAX = 12;
+
+/** Column of each node: longest path from a source over the groups of mutually reachable nodes. */
 function longestPathDepths(nodes: string[], edges: LayeredInput['edges']): Map<string, number> {
-  const out = new Map<string, string[]>(nodes.map((n) => [n, []]));
-  const hasIn = new Set<string>();
+  const index = new Map(nodes.map((n, i) => [n, i]));
+  const out: number[][] = nodes.map(() => []);
   for (const e of edges) {
-    if (e.source === e.target || !out.has(e.source) || !out.has(e.target)) continue;
-    out.get(e.source)!.push(e.target);
-    hasIn.add(e.target);
+    const a = index.get(e.source);
+    const b = index.get(e.target);
+    if (a !== undefined && b !== undefined && a !== b) out[a].push(b);
   }
-  // Depth-first from the pure clients, then from whatever a cycle left unreached. An edge into a node
-  // still on the walk's path closes a cycle: it is dropped. What remains is acyclic, and the walk's
-  // finishing order reversed is a topological order of it.
-  const state = new Map<string, 1 | 2>(); // 1: on the path, 2: done
-  const kept = new Map<string, string[]>(nodes.map((n) => [n, []]));
-  const finished: string[] = [];
-  const roots = [...nodes.filter((n) => !hasIn.has(n)), ...nodes];
-  for (const root of roots) {
-    if (state.has(root)) continue;
-    state.set(root, 1);
-    const stack: [string, number][] = [[root, 0]];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      const [n, i] = top;
-      const next = out.get(n)!;
-      if (i === next.length) {
-        state.set(n, 2);
-        finished.push(n);
-        stack.pop();
-        continue;
+  const { group, groups } = stronglyConnected(out);
+  // Within a small group: depth-first from the members called from outside the group, dropping the
+  // edges that close a cycle; what remains is acyclic and gives each member its offset in the group.
+  const inner = new Int32Array(nodes.length);
+  const span = groups.map(() => 1);
+  const calledFromOutside = new Uint8Array(nodes.length);
+  for (let a = 0; a < out.length; a++) for (const b of out[a]) if (group[a] !== group[b]) calledFromOutside[b] = 1;
+  groups.forEach((members, g) => {
+    if (members.length === 1 || members.length > SPREAD_GROUP_MAX) return;
+    const order = [...members.filter((m) => calledFromOutside[m]), ...members];
+    const state = new Map<number, 1 | 2>();
+    const kept = new Map<number, number[]>(members.map((m) => [m, []]));
+    const finished: number[] = [];
+    for (const root of order) {
+      if (state.has(root)) continue;
+      state.set(root, 1);
+      const stack: [number, number][] = [[root, 0]];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1];
+        const [n, i] = top;
+        const next = out[n];
+        if (i === next.length) {
+          state.set(n, 2);
+          finished.push(n);
+          stack.pop();
+          continue;
+        }
+        top[1] = i + 1;
+        const m = next[i];
+        if (group[m] !== g || state.get(m) === 1) continue; // leaves the group, or closes a cycle
+        kept.get(n)!.push(m);
+        if (!state.has(m)) {
+          state.set(m, 1);
+          stack.push([m, 0]);
+        }
       }
-      top[1] = i + 1;
-      const m = next[i];
-      const st = state.get(m);
-      if (st === 1) continue; // back edge: closes a cycle
-      kept.get(n)!.push(m);
-      if (st === undefined) {
-        state.set(m, 1);
-        stack.push([m, 0]);
+    }
+    // Reverse finishing order is a topological order of the kept edges.
+    for (let k = finished.length - 1; k >= 0; k--) {
+      const n = finished[k];
+      for (const m of kept.get(n)!) if (inner[n] + 1 > inner[m]) inner[m] = inner[n] + 1;
+    }
+    span[g] = Math.max(...members.map((m) => inner[m])) + 1;
+  });
+  // Groups come out of stronglyConnected callees first: walk them backwards, callers first.
+  const base = groups.map(() => 0);
+  for (let g = groups.length - 1; g >= 0; g--) {
+    for (const a of groups[g]) {
+      for (const b of out[a]) {
+        const h = group[b];
+        if (h !== g && base[g] + span[g] > base[h]) base[h] = base[g] + span[g];
       }
     }
   }
-  const depth = new Map(nodes.map((n) => [n, 0]));
-  for (let k = finished.length - 1; k >= 0; k--) {
-    const n = finished[k];
-    const d = depth.get(n)! + 1;
-    for (const m of kept.get(n)!) if (d > depth.get(m)!) depth.set(m, d);
+  return new Map(nodes.map((n, i) => [n, base[group[i]] + inner[i]]));
+}
+
+/**
+ * Tarjan's strongly connected components, iterative (a long call chain must not overflow the stack).
+ * Groups are numbered in reverse topological order: a group's callees come before it.
+ */
+function stronglyConnected(out: number[][]): { group: Int32Array; groups: number[][] } {
+  const n = out.length;
+  const order = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const group = new Int32Array(n).fill(-1);
+  const groups: number[][] = [];
+  const stack: number[] = [];
+  let counter = 0;
+  for (let root = 0; root < n; root++) {
+    if (order[root] >= 0) continue;
+    const work: [number, number][] = [[root, 0]];
+    order[root] = low[root] = counter++;
+    stack.push(root);
+    onStack[root] = 1;
+    while (work.length > 0) {
+      const top = work[work.length - 1];
+      const [v, i] = top;
+      if (i < out[v].length) {
+        top[1] = i + 1;
+        const w = out[v][i];
+        if (order[w] < 0) {
+          order[w] = low[w] = counter++;
+          stack.push(w);
+          onStack[w] = 1;
+          work.push([w, 0]);
+        } else if (onStack[w] && order[w] < low[v]) low[v] = order[w];
+        continue;
+      }
+      work.pop();
+      if (work.length > 0) {
+        const u = work[work.length - 1][0];
+        if (low[v] < low[u]) low[u] = low[v];
+      }
+      if (low[v] === order[v]) {
+        const members: number[] = [];
+        let w: number;
+        do {
+          w = stack.pop()!;
+          onStack[w] = 0;
+          group[w] = groups.length;
+          members.push(w);
+        } while (w !== v);
+        groups.push(members);
+      }
+    }
   }
-  return depth;
+  return { group, groups };
 }
