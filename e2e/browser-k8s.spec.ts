@@ -1,7 +1,8 @@
 // Kubernetes metadata in the browser UI, against the real `flowscope serve`: with the k8s sample open,
 // metadata opened while the page is up (a browser cannot hand over paths, so through the API as
-// another client would) shows a notice with its counts, and the service map the page draws is redrawn
-// with the truth's service names; removing it brings the IPs back.
+// another client would) shows a notice with its counts and is listed on the Captures tab, and the
+// service map the page draws is redrawn with the truth's service names; removing it there (the
+// list's Remove button) brings the IPs back.
 
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -28,7 +29,7 @@ async function drawnNodes(page: Page): Promise<string[]> {
   return page.evaluate(() => (window.flowscopeMap?.nodes().map((n) => n.id()) ?? []).sort());
 }
 
-test('metadata opened while the page is up: a notice with its counts, the map redrawn with service names, and back', async ({ page }, testInfo) => {
+test('metadata opened while the page is up: a notice with its counts, listed, the map redrawn with service names, and removed from the list', async ({ page }, testInfo) => {
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(err.message));
   await page.goto(served.url);
@@ -48,8 +49,17 @@ test('metadata opened while the page is up: a notice with its counts, the map re
   for (const svc of truth.topology.services) expect(await drawnNodes(page)).toContain(svc.name);
   await page.screenshot({ path: testInfo.outputPath('k8s-named-map.png'), fullPage: true });
 
-  await served.call('removeMetadata', { source: METADATA });
+  await page.getByRole('tab', { name: 'Captures' }).click();
+  const listed = page.getByRole('region', { name: 'Kubernetes metadata' }).getByRole('listitem');
+  await expect(listed).toHaveCount(1);
+  await expect(listed).toContainText('k8s.metadata.json');
+  await expect(listed).toContainText('6 pods · 6 services');
+  await page.screenshot({ path: testInfo.outputPath('k8s-metadata-listed.png'), fullPage: true });
+  await listed.getByRole('button', { name: 'Remove k8s.metadata.json' }).click();
   await expect(page.getByRole('status')).toContainText('Removed Kubernetes metadata');
+  await expect(listed).toHaveCount(0);
+  expect(await served.call('listMetadata', undefined)).toEqual([]);
+  await page.getByRole('tab', { name: 'Service map' }).click();
   await expect.poll(() => drawnNodes(page)).toContain(dnsPod.ip);
   expect(problems).toEqual([]);
 });

@@ -126,6 +126,15 @@ test('state rules: refetch the list when an import is new or ends; summarise fin
   assert.deepEqual(state.notices.at(-1), { id: state.nextNoticeId - 1, tone: 'info', text: 'Loaded Kubernetes metadata: 6 pods, 1 service (cluster.json)' });
   assert.equal(state.namesVersion, version + 1);
   assert.equal(metadataNotice({ change: 'removed', metadata }), 'Removed Kubernetes metadata: 6 pods, 1 service (cluster.json)');
+  // The list of files in effect: the engine's list at start, then the events. Loading a file again
+  // replaces its entry; removing one drops it.
+  const other = { path: '/tmp/b.json', source: '/tmp/b.json', pods: 1, services: 0, nodes: 0 };
+  state = capturesReducer(state, { type: 'metadataList', metadata: [other] });
+  state = capturesReducer(state, { type: 'metadata', event: { change: 'loaded', metadata } });
+  state = capturesReducer(state, { type: 'metadata', event: { change: 'loaded', metadata: { ...metadata, pods: 7 } } });
+  assert.deepEqual(state.metadata, [other, { ...metadata, pods: 7 }]);
+  state = capturesReducer(state, { type: 'metadata', event: { change: 'removed', metadata: other } });
+  assert.deepEqual(state.metadata.map((m) => m.source), ['/home/u/cluster.json']);
 
   // Figures that do not apply are left out; malformed packets appear only when there are some.
   assert.deepEqual(summaryFigures(summaryOf({ packets: 3, bytes: 180, malformedPackets: 1 })).map((f) => f.label), [

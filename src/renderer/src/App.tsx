@@ -3,6 +3,7 @@ import type { AppApi } from './api';
 import { CaptureList } from './components/CaptureList';
 import { DropZone } from './components/DropZone';
 import { EmptyState } from './components/EmptyState';
+import { MetadataList } from './components/MetadataList';
 import { Notices } from './components/Notices';
 import { TitleBar } from './components/TitleBar';
 import { useResolvedTheme, useTheme } from './theme';
@@ -46,6 +47,16 @@ export function App(props: { api: AppApi | null }) {
     [api, dispatch],
   );
 
+  const onRemoveMetadata = useCallback(
+    (source: string) => {
+      // The list and the notice follow from the engine's metadataChanged event.
+      api?.removeMetadata({ source }).catch((err: unknown) =>
+        dispatch({ type: 'notice', tone: 'error', text: `Could not remove the metadata: ${err instanceof Error ? err.message : String(err)}` }),
+      );
+    },
+    [api, dispatch],
+  );
+
   return (
     <div className="app">
       <TitleBar captureCount={state.records.length} engine={engine} theme={theme} onCycleTheme={cycleTheme} />
@@ -57,11 +68,14 @@ export function App(props: { api: AppApi | null }) {
           dataKey={dataKey}
           themeKey={resolvedTheme}
           captures={
-            state.records.length === 0 ? (
-              <EmptyState connected={api !== null} />
-            ) : (
-              <CaptureList records={state.records} progress={state.progress} summaries={state.summaries} onCancel={onCancel} />
-            )
+            <>
+              {state.records.length === 0 ? (
+                <EmptyState connected={api !== null} />
+              ) : (
+                <CaptureList records={state.records} progress={state.progress} summaries={state.summaries} onCancel={onCancel} />
+              )}
+              <MetadataList metadata={state.metadata} onRemove={onRemoveMetadata} />
+            </>
           }
         />
       </DropZone>

@@ -1,9 +1,9 @@
 // What the shell knows about open captures: the engine's records, the latest import progress of
-// each, its summary when the engine provides one, notices for the user, and how often the names
-// changed (Kubernetes metadata loaded or removed: views refetch). A pure reducer, so the
+// each, its summary when the engine provides one, notices for the user, the Kubernetes metadata
+// files in effect, and how often the names changed (metadata loaded or removed: views refetch). A pure reducer, so the
 // rules (when to refetch, what to show) are testable without a browser.
 
-import type { CaptureSummary, ImportProgress, MetadataChanged } from '../../shared/api';
+import type { CaptureSummary, ImportProgress, MetadataChanged, MetadataSource } from '../../shared/api';
 import type { CaptureRecord } from '../../shared/records';
 import { fileName, formatBytes, formatCount, formatDuration } from './format';
 
@@ -26,6 +26,8 @@ export interface CapturesState {
   nextNoticeId: number;
   /** Bumped on every metadataChanged event: part of the views' data key, so they refetch with the new names. */
   namesVersion: number;
+  /** Kubernetes metadata files whose names are in effect, in the order they were loaded. */
+  metadata: MetadataSource[];
 }
 
 export type CapturesAction =
@@ -34,6 +36,7 @@ export type CapturesAction =
   | { type: 'summary'; captureId: number; summary: SummaryState }
   | { type: 'notice'; tone: Notice['tone']; text: string }
   | { type: 'metadata'; event: MetadataChanged }
+  | { type: 'metadataList'; metadata: MetadataSource[] }
   | { type: 'dismiss'; id: number };
 
 export const initialCapturesState: CapturesState = {
@@ -43,6 +46,7 @@ export const initialCapturesState: CapturesState = {
   notices: [],
   nextNoticeId: 1,
   namesVersion: 0,
+  metadata: [],
 };
 
 /** What the user is told when Kubernetes metadata is loaded or removed. */
@@ -67,8 +71,13 @@ export function capturesReducer(state: CapturesState, action: CapturesAction): C
     }
     case 'metadata': {
       const noticed = capturesReducer(state, { type: 'notice', tone: 'info', text: metadataNotice(action.event) });
-      return { ...noticed, namesVersion: state.namesVersion + 1 };
+      const { change, metadata } = action.event;
+      // Loading a file again replaces what it held; the removed event names the source it removed.
+      const others = state.metadata.filter((m) => m.source !== metadata.source);
+      return { ...noticed, namesVersion: state.namesVersion + 1, metadata: change === 'loaded' ? [...others, metadata] : others };
     }
+    case 'metadataList':
+      return { ...state, metadata: action.metadata };
     case 'dismiss':
       return { ...state, notices: state.notices.filter((n) => n.id !== action.id) };
   }

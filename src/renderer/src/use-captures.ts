@@ -1,5 +1,6 @@
-// Binds the captures state to the API: initial list, import progress events, summaries, and
-// metadataChanged events (a notice, and the views refetch with the new names).
+// Binds the captures state to the API: initial lists of captures and metadata, import progress
+// events, summaries, and metadataChanged events (a notice, the list, and the views refetch with the
+// new names).
 
 import { useCallback, useEffect, useReducer, useRef } from 'react';
 import type { FlowscopeClient } from '../../shared/api';
@@ -37,6 +38,10 @@ export function useCaptures(
   useEffect(() => {
     if (!api) return;
     refresh();
+    api.listMetadata().then(
+      (metadata) => dispatch({ type: 'metadataList', metadata }),
+      (err) => dispatch({ type: 'notice', tone: 'error', text: `Could not list Kubernetes metadata: ${message(err)}` }),
+    );
     const offProgress = api.on('importProgress', (progress) => {
       dispatch({ type: 'progress', progress });
       if (needsRefresh(known.current, progress)) refresh();
