@@ -8,7 +8,6 @@ import type { StagedChunk } from './store/chunk';
 import { observationPointSql } from './flow/observation';
 import { learnDnsNames } from './tag/dns-names';
 import type { Store } from './store/store';
-
 import type { FlowWriter, RequestWriter } from './store/appender';
 import type { CaptureRecord, FlowRecord, InterfaceRecord, RequestRecord } from '../shared/records';
 
