@@ -17,7 +17,7 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import type { FlowRecord, RequestRecord } from '../../shared/records';
-import { CHUNK_ROWS, ChunkBuilder, STRING_T, type Accessor, type ColumnSpec, type NumLayout, type StagedChunk } from './chunk';
+import { CHUNK_ROWS, ChunkBuilder, LAYOUT_BYTES, STRING_T, type Accessor, type ColumnSpec, type NumLayout, type StagedChunk } from './chunk';
 
 /**
  * Rows after which a writer commits what it appended (a multiple of CHUNK_ROWS). Left to itself,
@@ -42,8 +42,6 @@ const NUM_LAYOUTS = new Map<DuckDBTypeId, NumLayout>([
   [DuckDBTypeId.DOUBLE, 'f64'],
 ]);
 
-/** Bytes per row of each numeric layout in its vector. */
-const LAYOUT_BYTES: Record<NumLayout, number> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, i64: 8, f64: 8 };
 
 /** Column names of a table in table order. */
 async function tableColumns(conn: DuckDBConnection, table: string): Promise<string[]> {
@@ -134,7 +132,10 @@ export class TableWriter<R> {
       this.failed = e as Error;
       throw e;
     }
-    if (staged) this.append(staged);
+    if (staged) {
+      this.append(staged);
+      this.builder.recycle(staged);
+    }
   }
 
   /** Appends a chunk staged elsewhere (a worker thread's ChunkBuilder over this writer's specs). */

@@ -61,24 +61,28 @@ export function chunkTransferList(chunk: StagedChunk): ArrayBuffer[] {
 }
 
 interface Layout {
-  make: (n: number) => Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+  /** A typed array of n cells, over `buffer` when one is given (of the right size). */
+  make: (n: number, buffer: ArrayBuffer | null) => Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
   /** Integer range; null for floating point. */
   min: number | null;
   max: number | null;
 }
 
 const LAYOUTS: Record<NumLayout, Layout> = {
-  i8: { make: (n) => new Int8Array(n), min: -128, max: 127 },
-  i16: { make: (n) => new Int16Array(n), min: -32768, max: 32767 },
-  i32: { make: (n) => new Int32Array(n), min: -2147483648, max: 2147483647 },
-  u8: { make: (n) => new Uint8Array(n), min: 0, max: 255 },
-  u16: { make: (n) => new Uint16Array(n), min: 0, max: 65535 },
-  u32: { make: (n) => new Uint32Array(n), min: 0, max: 4294967295 },
+  i8: { make: (n, b) => (b ? new Int8Array(b) : new Int8Array(n)), min: -128, max: 127 },
+  i16: { make: (n, b) => (b ? new Int16Array(b) : new Int16Array(n)), min: -32768, max: 32767 },
+  i32: { make: (n, b) => (b ? new Int32Array(b) : new Int32Array(n)), min: -2147483648, max: 2147483647 },
+  u8: { make: (n, b) => (b ? new Uint8Array(b) : new Uint8Array(n)), min: 0, max: 255 },
+  u16: { make: (n, b) => (b ? new Uint16Array(b) : new Uint16Array(n)), min: 0, max: 65535 },
+  u32: { make: (n, b) => (b ? new Uint32Array(b) : new Uint32Array(n)), min: 0, max: 4294967295 },
   // Two int32 per cell (low word first, little-endian like every platform DuckDB's npm package ships for).
-  i64: { make: (n) => new Int32Array(2 * n), min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
-  f32: { make: (n) => new Float32Array(n), min: null, max: null },
-  f64: { make: (n) => new Float64Array(n), min: null, max: null },
+  i64: { make: (n, b) => (b ? new Int32Array(b) : new Int32Array(2 * n)), min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER },
+  f32: { make: (n, b) => (b ? new Float32Array(b) : new Float32Array(n)), min: null, max: null },
+  f64: { make: (n, b) => (b ? new Float64Array(b) : new Float64Array(n)), min: null, max: null },
 };
+
+/** Bytes per cell of each numeric layout in its vector. */
+export const LAYOUT_BYTES: Record<NumLayout, number> = { i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, f32: 4, i64: 8, f64: 8 };
 
 const TWO_32 = 4294967296;
 /** Bytes of one DuckDB string_t, and the longest string stored inside it. */
@@ -106,6 +110,10 @@ interface Staging {
   /** bool: 1, 0, -1 = NULL. */
   bool: Int8Array | null;
   valid: Uint32Array;
+  /** A taken chunk's data buffer handed back (recycle()) for the next chunk, else null. */
+  spare: ArrayBuffer | null;
+  /** Bytes of a full chunk's data buffer for this column. */
+  capacity: number;
 }
 
 /**
@@ -149,6 +157,8 @@ export class ChunkBuilder<R> {
         nulls: 0,
         bool: spec.kind === 'bool' ? new Int8Array(CHUNK_ROWS) : null,
         valid: new Uint32Array(VALID_WORDS).fill(0xffffffff),
+        spare: null,
+        capacity: CHUNK_ROWS * (spec.kind === 'str' ? STRING_T : spec.kind === 'bool' ? 1 : LAYOUT_BYTES[spec.layout]),
       };
     });
     this.addRow = compileAddRow(this.cols, specs.map((s) => accessors[s.name]));
@@ -199,6 +209,22 @@ export class ChunkBuilder<R> {
     return { rows: n, columns };
   }
 
+  /**
+   * Hands a chunk's buffers back once it has been copied into DuckDB (on the thread that took it; a
+   * chunk sent to another thread is not recycled), so that the next chunks need no new ones.
+   */
+  recycle(chunk: StagedChunk): void {
+    chunk.columns.forEach((c, i) => {
+      if (c.data.byteLength === this.cols[i].capacity) this.cols[i].spare = c.data;
+    });
+  }
+
+  private reuse(col: Staging): ArrayBuffer | null {
+    const b = col.spare;
+    col.spare = null;
+    return b;
+  }
+
   private takeColumn(col: Staging, n: number, taken: number): StagedColumn {
     const valid = col.valid;
     let nulls = 0;
@@ -210,7 +236,7 @@ export class ChunkBuilder<R> {
     if (spec.kind === 'num') {
       const a = col.num!;
       const layout = LAYOUTS[spec.layout];
-      const out = layout.make(n);
+      const out = layout.make(CHUNK_ROWS, this.reuse(col));
       const { min, max } = layout;
       const wide = spec.layout === 'i64';
       for (let i = 0; i < n; i++) {
@@ -239,7 +265,8 @@ export class ChunkBuilder<R> {
         longs = col.longs;
       }
       if (col.dups > 0) dupRows = col.dupRows!.slice(0, 2 * col.dups);
-      const bytes = new Uint8Array(CHUNK_ROWS * STRING_T);
+      const spare = this.reuse(col);
+      const bytes = spare ? new Uint8Array(spare).fill(0) : new Uint8Array(CHUNK_ROWS * STRING_T);
       col.strBytes = bytes;
       col.strWords = new Uint32Array(bytes.buffer);
       col.longs = [];
@@ -253,7 +280,8 @@ export class ChunkBuilder<R> {
         }
       }
       data = a.buffer as ArrayBuffer;
-      col.bool = new Int8Array(CHUNK_ROWS);
+      const spare = this.reuse(col);
+      col.bool = spare ? new Int8Array(spare) : new Int8Array(CHUNK_ROWS);
     }
     const words = Math.ceil(n / 64) * 2;
     return { data, valid: nulls > 0 ? valid.slice(0, words).buffer : null, longRows, longs, dupRows };
