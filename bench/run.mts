@@ -19,7 +19,7 @@ const dataDir = join(here, 'data');
 const args = process.argv.slice(2);
 const packets = args.includes('--packets') ? Number(args[args.indexOf('--packets') + 1]) : 1_500_000;
 const keep = args.includes('--keep');
-const RUNS = 3;
+const RUNS = 5;
 
 interface StageResult {
   stage: string;
