@@ -31,6 +31,17 @@ test('analyze --json stores flows and reports them; query reads the same file ba
   ]);
 });
 
+test('analyze --flows-only: flows and TCP health, no requests', () => {
+  const db = join(tmp, 'flows-only.duckdb');
+  const r = flowscope(['analyze', join(FG, 'http.pcap'), '--db', db, '--json', '--flows-only']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).captures[0].packets, 13);
+  const q = JSON.parse(
+    execFileSync(process.execPath, [BIN, 'query', 'SELECT (SELECT count(*) FROM flows)::INTEGER AS flows, (SELECT count(*) FROM requests)::INTEGER AS requests', '--db', db, '--json'], { encoding: 'utf8' }),
+  );
+  assert.deepEqual(q.rows ?? q, [{ flows: 1, requests: 0 }]);
+});
+
 test('a truncated capture: exit 1, a message with the file and offset, and the packets before it kept', () => {
   const whole = readFileSync(join(FG, 'http.pcap'));
   const cut = join(tmp, 'cut.pcap');

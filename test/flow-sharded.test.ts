@@ -88,3 +88,26 @@ test('on 1 or 2 worker threads an import stores exactly the rows of the main thr
     checkLinks(o.got.flows, o.got.requests);
   }
 });
+
+test('a flows-only import stores the same flows without parsing application protocols, on the main thread or a worker', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-flows-only-'));
+  const sample = join(import.meta.dirname, '../samples/k8s-both.pcapng');
+  const full = await Store.open(join(dir, 'full.duckdb'));
+  await importCaptures(full, [sample], { workers: 0 });
+  const want = await rows(full);
+  await full.close();
+  assert.ok(want.requests.length > 100, `${want.requests.length} requests in the full import`);
+  // Without L7 a flow has no application protocol; every other column is the same.
+  const key = (f: FlowRecord) => JSON.stringify({ ...f, l7Protocol: '' });
+  for (const workers of [0, 1]) {
+    const store = await Store.open(join(dir, `flows-${workers}.duckdb`));
+    const [r] = await importCaptures(store, [sample], { workers, flowsOnly: true });
+    const got = await rows(store);
+    await store.close();
+    assert.equal(r.requests, 0, `${workers} workers`);
+    assert.equal(r.l7, null, `${workers} workers: L7 did not run`);
+    assert.equal(got.requests.length, 0, `${workers} workers`);
+    assert.ok(got.flows.every((f) => f.l7Protocol === ''), `${workers} workers: no flow names an L7 protocol`);
+    assert.deepEqual(got.flows.map(key).sort(), want.flows.map(key).sort(), `${workers} workers: flows`);
+  }
+});

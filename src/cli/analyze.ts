@@ -17,7 +17,7 @@ import type { LogPage, NodeGrouping, RedRow, RedStats, RequestRow, ServiceMap } 
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
   const { rest, k8s } = takeK8sFiles(argv);
-  const args = parseArgs(rest, ['db', 'top', 'workers', 'grouping'], ['json', 'quiet']);
+  const args = parseArgs(rest, ['db', 'top', 'workers', 'grouping'], ['json', 'quiet', 'flows-only']);
   for (const f of args.positionals) {
     if (!existsSync(f)) throw new UsageError(`${f}: no such file`);
     if (!statSync(f).isFile()) throw new UsageError(`${f}: not a file`);
@@ -44,6 +44,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     const metadata = await loadK8sFiles(store, k8s);
     const results = await importCaptures(store, files, {
       workers,
+      flowsOnly: args.options.has('flows-only'),
       signal: abort.signal,
       onProgress: json || args.options.has('quiet') ? undefined : (p) => bar.update(p),
     });

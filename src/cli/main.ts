@@ -11,12 +11,13 @@ import { K8sMetadataError } from '../engine/tag/k8s-metadata';
 const HELP = `flowscope — what a distributed system is doing, from its packets alone
 
 Usage:
-  flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--workers N] [--k8s FILE]...
+  flowscope analyze <capture...> [--db PATH] [--json] [--top N] [--workers N] [--flows-only] [--k8s FILE]...
                    [--grouping service|pod|ip]
       Read pcap / pcapng files (gzip allowed), reconstruct flows with TCP health, store them in a
       DuckDB database and print a summary. Without --db the store is in memory (not kept).
       --workers N: 0 (default) all on the main thread; 1 parses on a worker thread while the main
       thread writes DuckDB; more shard flows over N workers (see bench/RESULTS.md before using it).
+      --flows-only skips application protocols: flows and TCP health only, no requests (faster).
       --k8s FILE loads Kubernetes metadata (kubectl get pods,services,endpoints,nodes -A -o json > FILE;
       repeatable) so services and pods are named instead of IPs; --grouping names map nodes by
       service (default), pod or IP.

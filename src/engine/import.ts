@@ -20,6 +20,9 @@ export interface ImportOptions {
    * own GC threads and DuckDB already keep the second core busy.
    */
   workers?: number;
+  /** Flows only: no application protocols are parsed and no requests are stored (faster, and what
+   * a user after conversations and TCP health alone needs). */
+  flowsOnly?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: ImportProgress) => void;
   /**
@@ -54,10 +57,24 @@ class StoreSink implements CaptureSink, ChunkSink {
   /** The capture's rows are in a transaction beginCapture opened. */
   private inTransaction = false;
 
+  /**
+   * Requests to the store. Absent for a flows-only import: the pipeline parses application
+   * protocols only for a sink that takes requests.
+   */
+  readonly addRequest?: (rec: RequestRecord) => void;
+
   constructor(
     private readonly store: Store,
-    private readonly captureId?: number,
-  ) {}
+    private readonly captureId: number | undefined,
+    withRequests: boolean,
+  ) {
+    if (withRequests) {
+      this.addRequest = (rec) => {
+        rec.requestId = this.store.allocateRequestIds(1);
+        this.requestWriter!.add(rec);
+      };
+    }
+  }
 
   async beginCapture(): Promise<{ captureId: number; firstFlowId: number }> {
     // An in-memory store has nowhere to spill to and no checkpoints: it keeps DuckDB's settings.
@@ -89,13 +106,12 @@ class StoreSink implements CaptureSink, ChunkSink {
     if (rec.flowId > this.maxFlowId) this.maxFlowId = rec.flowId;
   }
 
-  addRequest(rec: RequestRecord): void {
-    rec.requestId = this.store.allocateRequestIds(1);
-    this.requestWriter!.add(rec);
-  }
-
   workerTables(): WorkerTables {
-    return { flows: [...this.flowWriter!.specs], requests: [...this.requestWriter!.specs], firstRequestId: this.store.allocateRequestIds(0) };
+    return {
+      flows: [...this.flowWriter!.specs],
+      requests: this.addRequest ? [...this.requestWriter!.specs] : null,
+      firstRequestId: this.store.allocateRequestIds(0),
+    };
   }
 
   appendChunk(table: 'flows' | 'requests', chunk: StagedChunk): void {
@@ -167,7 +183,7 @@ export async function importCaptures(store: Store, paths: readonly string[], opt
   }
   const results: CaptureResult[] = [];
   for (const [i, path] of paths.entries()) {
-    const sink = new StoreSink(store, opts.captureIds?.[i]);
+    const sink = new StoreSink(store, opts.captureIds?.[i], !opts.flowsOnly);
     try {
       const workers = opts.workers ?? 0;
       const run = { sink, signal: opts.signal, onProgress: opts.onProgress };

@@ -13,7 +13,8 @@ import type { FlowRecord, RequestRecord } from '../shared/records';
 /** What a worker stages for the parent's store: the tables' columns, and where its request ids start. */
 export interface WorkerTables {
   flows: ColumnSpec[];
-  requests: ColumnSpec[];
+  /** null: flows only (L7 does not run). */
+  requests: ColumnSpec[] | null;
   /** Shard k of n numbers its requests firstRequestId + k + n·i (as the flow table does flows). */
   firstRequestId: number;
 }
@@ -71,22 +72,25 @@ function post(table: 'flows' | 'requests', chunk: StagedChunk | null): void {
 
 function storeSink(tables: WorkerTables): { sink: CaptureSink; finish: () => void } {
   const flows = new ChunkBuilder<FlowRecord>('flows', tables.flows, FLOW_ACCESSORS);
-  const reqs = new ChunkBuilder<RequestRecord>('requests', tables.requests, REQUEST_ACCESSORS);
+  const reqs = tables.requests ? new ChunkBuilder<RequestRecord>('requests', tables.requests, REQUEST_ACCESSORS) : null;
   const sink: CaptureSink = {
     beginCapture: async () => ({ captureId: job.captureId, firstFlowId: job.firstFlowId }),
     addFlow(rec) {
       if (rec.flowId > lastFlowId) lastFlowId = rec.flowId;
       if (flows.add(rec)) post('flows', flows.take());
     },
-    addRequest(rec) {
-      rec.requestId = tables.firstRequestId + index + count * requests++;
-      if (reqs.add(rec)) post('requests', reqs.take());
-    },
+    // The pipeline runs L7 only for a sink that takes requests.
+    addRequest: reqs
+      ? (rec) => {
+          rec.requestId = tables.firstRequestId + index + count * requests++;
+          if (reqs.add(rec)) post('requests', reqs.take());
+        }
+      : undefined,
     endCapture: async () => {},
   };
   const finish = () => {
     post('flows', flows.take());
-    post('requests', reqs.take());
+    if (reqs) post('requests', reqs.take());
   };
   return { sink, finish };
 }
