@@ -1,5 +1,5 @@
 // One benchmark stage in a fresh process, so its peak RSS is its own. Prints one JSON line.
-// Usage: node --import tsx bench/stage.ts <capture> <read|decode|flow|l7|store> <workers> [db]
+// Usage: node --import tsx bench/stage.ts <capture> <read|decode|flow|flowstore|l7|store> <workers> [db]
 import { rmSync } from 'node:fs';
 import { analyzeCapture } from '../src/engine/pipeline';
 import { analyzeCaptureSharded } from '../src/engine/sharded';
@@ -14,11 +14,12 @@ let packets = 0;
 let flows = 0;
 let fileBytes = 0;
 let requests = 0;
-if (stage === 'store') {
+if (stage === 'store' || stage === 'flowstore') {
   rmSync(db, { force: true });
   rmSync(`${db}.wal`, { force: true });
   const store = await Store.open(db);
-  const [r] = await importCaptures(store, [file], { workers });
+  // flowstore: issue #2's pipeline (flows into DuckDB, no application protocols).
+  const [r] = await importCaptures(store, [file], { workers, flowsOnly: stage === 'flowstore' });
   await store.close();
   packets = r.capture.packets;
   flows = r.flows;
