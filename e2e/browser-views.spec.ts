@@ -254,6 +254,15 @@ test('views of the k8s sample match the truth: map edges and their RED, the erro
   const conn = truth.connections.find((c) => c.id === want!.connection)!;
   await expect(fact(rowDetails, 'clientPort')).toHaveText(String(conn.client_port));
   await expect(fact(rowDetails, 'responseCode')).toHaveText(String(want!.status));
+  // Its network path: one line per interface the truth says the connection crossed (names as the
+  // capture's interfaces have them), the request's own row marked.
+  const pathTable = rowDetails.getByRole('region', { name: 'Network path' });
+  await expect(pathTable.getByRole('heading')).toHaveText(`Network path · ${conn.hops.length} hops`);
+  const hopRows = pathTable.locator('tbody tr');
+  await expect(hopRows).toHaveCount(conn.hops.length);
+  const interfaces = (await pathTable.locator('.path-table__if').allInnerTexts()).sort();
+  expect(interfaces).toEqual(conn.hops.map((h) => h.interface).sort());
+  await expect(pathTable.locator('.path-table__chosen')).toHaveCount(1);
   await shot(page, testInfo, '05-requests-details');
   await page.keyboard.press('Escape');
   await expect(rowDetails).toBeHidden();

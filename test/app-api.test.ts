@@ -21,7 +21,7 @@ import { isTrustedRendererUrl, registerApiHandlers, type IpcMainLike } from '../
 // The methods the brief for this API asks for, written out independently of the definition.
 const EXPECTED_METHODS = [
   'appInfo', 'cancelImport', 'captureSummary', 'flowLog', 'listCaptures', 'listMetadata', 'network', 'openCapture', 'query',
-  'red', 'removeMetadata', 'requestLog', 'serviceMap', 'timeSeries',
+  'red', 'removeMetadata', 'requestLog', 'requestPath', 'serviceMap', 'timeSeries',
 ];
 
 type Listener = (event: unknown, ...args: unknown[]) => void;

@@ -72,6 +72,34 @@ describe(`request and flow logs of ${FILE}`, () => {
     for (const r of reqs) assert.deepEqual((seen.get(r.id) ?? []).sort(), conn(r).hops.map(hopName).sort(), `${r.id}: its hops`);
   });
 
+  test('network path: every hop of a request, in the order of its path, from any of its rows', async () => {
+    const chosenRows = (await requests()).rows;
+    const allRows = (await requests({ allHops: true })).rows;
+    let ordered = 0;
+    for (const row of chosenRows) {
+      const r = truthOf(row);
+      const want = conn(r).hops.map(hopName);
+      const path = await views.requestPath({ requestId: row.requestId });
+      const got = path.hops.map((h) => ifName.get(h.ifIndex) ?? `if ${h.ifIndex}`);
+      assert.deepEqual([...got].sort(), [...want].sort(), `${r.id}: its hops`);
+      // In time order; where two hops share a microsecond the truth's order may differ.
+      for (let k = 1; k < path.hops.length; k++) assert.ok(path.hops[k].startTime >= path.hops[k - 1].startTime, `${r.id}: hop ${k} in time order`);
+      if (JSON.stringify(got) === JSON.stringify(want)) ordered++;
+      // The row the log shows is the one marked chosen; every hop is the same request.
+      assert.deepEqual(path.hops.filter((h) => h.chosen).map((h) => h.requestId), [row.requestId], r.id);
+      for (const h of path.hops) assert.deepEqual([h.responseStatus, h.clientPort === row.clientPort || h.serverPort === row.clientPort], [r.error_class, true], r.id);
+      // The interface names come from the capture: the hop's name is the truth's (after the node).
+      for (const h of path.hops) assert.equal(ifName.get(h.ifIndex)?.split('/')[1], h.interfaceName, `${r.id}: interface name`);
+    }
+    assert.ok(ordered >= chosenRows.length * 0.9, `${ordered} of ${chosenRows.length} paths exactly in the truth's hop order`);
+    // Asked from another hop's row, the same path.
+    const other = allRows.find((x) => x.observationPoint !== 's' && truthOf(x).connection === truthOf(chosenRows[0]).connection)!;
+    const a = await views.requestPath({ requestId: chosenRows.find((x) => truthOf(x).id === truthOf(other).id)!.requestId });
+    const b = await views.requestPath({ requestId: other.requestId });
+    assert.deepEqual(b.hops, a.hops);
+    assert.deepEqual((await views.requestPath({ requestId: 987_654_321 })).hops, [], 'no such request: no hops');
+  });
+
   test("filters give exactly the truth's matching requests (text parsed as the CLI does)", async () => {
     const cases: [string[], (r: Req) => boolean][] = [
       [['response_status in (client_error, server_error)'], (r) => r.error_class !== 'ok'],

@@ -412,6 +412,11 @@ export function createEngineService(options: EngineServiceOptions): EngineServic
       return v.views.flowLog(v.request);
     },
 
+    async requestPath(request) {
+      const v = await views(request);
+      return v.views.requestPath(v.request);
+    },
+
     async cancelImport({ importId }) {
       const job = jobs.get(importId);
       if (!job || job.abort.signal.aborted) return { cancelled: false };

@@ -18,6 +18,8 @@ import type {
   NetworkRow,
   RedRequest,
   RedTable,
+  RequestPath,
+  RequestPathRequest,
   RequestRow,
   ServiceMap,
   ServiceMapRequest,
@@ -287,6 +289,9 @@ export const flowscopeApi = {
     ),
     flowLog: method<LogRequest, LogPage<FlowRow>>(
       viewRequest('{captureIds?, window?, filter?, sort?, offset?, limit? (≤ 1000), grouping?, allHops?}', logFields),
+    ),
+    requestPath: method<RequestPathRequest, RequestPath>(
+      viewRequest('{requestId, captureIds?}', { requestId: (v) => isInt(v) && (v as number) >= 0 }, ['requestId']),
     ),
   },
   events: {

@@ -259,6 +259,48 @@ export interface FlowRow extends FlowRecord {
   hops: number;
 }
 
+/** One request's network path: every observation point that saw it (the rows RED counts as one). */
+export interface RequestPathRequest {
+  /** Captures whose rows may be copies of the request (all finished captures when omitted). */
+  captureIds?: number[];
+  /** Any row of the request (a log row's requestId). */
+  requestId: number;
+}
+
+/** The request as one observation point saw it. */
+export interface RequestHop {
+  requestId: number;
+  captureId: number;
+  flowId: number;
+  ifIndex: number;
+  /** The interface's name and kind ('veth', 'bridge', 'vxlan', 'eth', 'lo', 'unknown'); null when the capture does not describe it. */
+  interfaceName: string | null;
+  interfaceKind: string | null;
+  observationPoint: string;
+  startTime: number;
+  endTime: number;
+  duration: number | null;
+  responseStatus: string;
+  responseCode: number | null;
+  clientIp: string;
+  clientPort: number;
+  serverIp: string;
+  serverPort: number;
+  /** The flow's tunnel ('' when not tunnelled) and its outer addresses. */
+  tunnelType: string;
+  tunnelId: number;
+  tunnelOuterSrc: string;
+  tunnelOuterDst: string;
+  /** The row that speaks for the request in the log and RED. */
+  chosen: boolean;
+}
+
+export interface RequestPath {
+  requestId: number;
+  /** In the order the request reached them (first packet's time), the first hop first; empty when no such request. */
+  hops: RequestHop[];
+}
+
 export interface LogPage<Row> {
   /** Rows matching the filter, whatever the page. */
   total: number;

@@ -50,6 +50,14 @@ export const FLOW_CACHED = [
 /** Copies of a request without TCP sequence numbers start within this gap (µs) of each other. */
 export const LOOSE_GAP_US = 50_000;
 
+/** SQL over a requests row: the key its hop copies share (see the rules above) ... */
+export const REQUEST_KEY = `CASE WHEN req_tcp_seq IS NOT NULL THEN hash(0, client_ip, client_port, req_tcp_seq)
+  WHEN resp_tcp_seq IS NOT NULL THEN hash(1, client_ip, client_port, resp_tcp_seq)
+  WHEN signal_source = 'packet' THEN hash(2, client_ip, client_port, l7_protocol, request_type, request_domain, request_resource)
+  ELSE hash(3, request_id) END`;
+/** ... and whether that key is loose (copies are also split where they start LOOSE_GAP_US apart). */
+export const REQUEST_LOOSE = `(req_tcp_seq IS NULL AND resp_tcp_seq IS NULL AND signal_source = 'packet')`;
+
 /**
  * Picks one row per group of `${table}_k` (columns key, loose, start_time, pref{…, id}) into
  * `${table}_pick` (id, hops): loose keys split where copies start more than `gap` µs apart.
@@ -92,11 +100,7 @@ export async function buildRequestOnce(conn: DuckDBConnection, table: string, ca
      )
      SELECT start_time,
        {'rank': ${opRank('op')}, 'unpaired': duration IS NULL, 'id': request_id, 'op': op} AS pref,
-       CASE WHEN req_tcp_seq IS NOT NULL THEN hash(0, client_ip, client_port, req_tcp_seq)
-            WHEN resp_tcp_seq IS NOT NULL THEN hash(1, client_ip, client_port, resp_tcp_seq)
-            WHEN signal_source = 'packet' THEN hash(2, client_ip, client_port, l7_protocol, request_type, request_domain, request_resource)
-            ELSE hash(3, request_id) END AS key,
-       req_tcp_seq IS NULL AND resp_tcp_seq IS NULL AND signal_source = 'packet' AS loose
+       ${REQUEST_KEY} AS key, ${REQUEST_LOOSE} AS loose
      FROM r`,
     params,
   );

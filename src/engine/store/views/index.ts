@@ -17,6 +17,8 @@ import type {
   NetworkRow,
   RedRequest,
   RedTable,
+  RequestPath,
+  RequestPathRequest,
   RequestRow,
   ServiceMap,
   ServiceMapRequest,
@@ -29,6 +31,7 @@ import type { ViewContext } from './context';
 import { buildFlowOnce, buildRequestOnce } from './dedupe';
 import { flowLog, requestLog } from './logs';
 import { networkTable } from './network';
+import { requestPath } from './path';
 import { redByProtocol, redTable } from './red';
 import { NAMES_TABLE } from './nodes';
 import { serviceMap } from './service-map';
@@ -90,6 +93,11 @@ export class Views {
 
   flowLog(req: LogRequest): Promise<LogPage<FlowRow>> {
     return this.run((ctx) => flowLog(ctx, req));
+  }
+
+  /** Every observation point's row of one request, in path order. */
+  requestPath(req: RequestPathRequest): Promise<RequestPath> {
+    return this.run((ctx) => requestPath(ctx, req));
   }
 
   /**

@@ -29,6 +29,8 @@ export function LogView<Row extends object>(props: {
   rowKey: (row: Row) => string;
   detailTitle: (row: Row) => string;
   detailGroups: DetailGroup[];
+  /** Shown at the top of the details panel (the request's network path). */
+  detailExtra?: (row: Row) => ReactNode;
   formatField: (key: string, value: unknown) => ReactNode;
   defaultSort: SortSpec;
   empty: ReactNode;
@@ -80,6 +82,7 @@ export function LogView<Row extends object>(props: {
         </div>
         {open && (
           <SidePanel title={props.detailTitle(open)} onClose={close} testId={`${props.kind}-details`}>
+            {props.detailExtra?.(open)}
             <RowDetails row={open} groups={props.detailGroups} formatField={props.formatField} />
           </SidePanel>
         )}

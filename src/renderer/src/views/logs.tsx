@@ -9,6 +9,7 @@ import { fieldOf } from '../workspace/fields';
 import type { FilterField } from '../workspace/filters';
 import type { ViewsApi } from '../workspace/views-api';
 import { LogView } from './LogView';
+import { RequestPathPanel } from './RequestPathPanel';
 
 const TIME_KEYS = new Set(['startTime', 'endTime']);
 const DURATION_KEYS = new Set(['duration', 'rtt', 'rttClient', 'rttServer', 'srtSum', 'srtMax', 'artSum', 'artMax', 'citSum', 'citMax']);
@@ -143,6 +144,7 @@ export function RequestsView(props: { api: ViewsApi; scopeKey: string; scope: Lo
       fetchPage={(request) => api.requestLog({ ...scope, ...request })}
       rowKey={(r) => `${r.captureId}:${r.requestId}`}
       detailTitle={(r) => `${r.l7Protocol.toUpperCase()} ${r.requestType ?? ''} ${r.requestResource ?? ''}`.trim()}
+      detailExtra={(r) => <RequestPathPanel api={api} captureIds={scope.captureIds} requestId={r.requestId} />}
       detailGroups={[
         { title: 'Request', keys: ['l7Protocol', 'version', 'requestType', 'requestDomain', 'requestResource', 'endpoint', 'requestLength'] },
         { title: 'Response', keys: ['responseStatus', 'responseCode', 'responseException', 'responseResult', 'responseLength'] },

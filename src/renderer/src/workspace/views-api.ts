@@ -1,5 +1,5 @@
 // The view methods of the API (src/shared/api.ts: serviceMap, red, network, timeSeries, requestLog,
-// flowLog) as the views call them. Typed from views.ts so the views build against the contract; the
+// flowLog, requestPath) as the views call them. Typed from views.ts so the views build against the contract; the
 // client is narrowed to exactly these.
 
 import type {
@@ -10,6 +10,8 @@ import type {
   NetworkRow,
   RedRequest,
   RedTable,
+  RequestPath,
+  RequestPathRequest,
   RequestRow,
   ServiceMap,
   ServiceMapRequest,
@@ -25,6 +27,7 @@ export interface ViewsApi {
   timeSeries(request: TimeSeriesRequest): Promise<TimeSeries>;
   requestLog(request: LogRequest): Promise<LogPage<RequestRow>>;
   flowLog(request: LogRequest): Promise<LogPage<FlowRow>>;
+  requestPath(request: RequestPathRequest): Promise<RequestPath>;
 }
 
 export function viewsApi(api: AppApi): ViewsApi {
