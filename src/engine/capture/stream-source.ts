@@ -16,11 +16,10 @@ export interface ReaderOptions {
 }
 
 /**
- * Default bytes per read. The next read starts when the parser reaches the end of the bytes it has,
- * and runs while the consumer works through that last batch: with 2 MiB reads and 4096-packet
- * batches a chunk is about one batch, so reading overlaps nearly all the work, and the consumer
- * decodes headers the parser has just read, still in cache. Measured on the flow stage against 4 MiB
- * in 8192-packet batches (slower), 512 KiB and 1 MiB (more reads, each with its own overhead).
+ * Default bytes per read (chunks.ts reads two such chunks ahead of the parser). With 2 MiB reads and
+ * 4096-packet batches a chunk is about one batch, so the consumer decodes headers the parser has just
+ * read, still in cache. Measured on the flow stage against 4 MiB in 8192-packet batches (slower),
+ * 512 KiB and 1 MiB (more reads, each with its own overhead).
  */
 const DEFAULT_READ = 2 << 20;
 
