@@ -61,7 +61,9 @@ function HopTable(props: { hops: RequestHop[] }) {
             <td>{i + 1}</td>
             <td>
               <span className="path-table__if">{h.interfaceName ?? `ifindex ${h.ifIndex}`}</span>
-              <span className="muted path-table__kind"> · {h.interfaceKind ?? 'unknown'} {h.ifIndex}</span>
+              <span className="muted path-table__kind">
+                {h.interfaceKind ?? 'unknown'} · if {h.ifIndex}
+              </span>
               {h.tunnelType !== '' && (
                 <div className="muted">
                   {h.tunnelType} {h.tunnelId} · {h.tunnelOuterSrc} → {h.tunnelOuterDst}
