@@ -40,9 +40,10 @@ export class Chunks {
   eof = false;
 
   private readonly slots: Slot[];
-  /** Reserved bytes in front of each slot's data (the largest tail carried without a new buffer), and data bytes per read. */
-  private readonly head: number;
+  /** Bytes per read. */
   private readonly size: number;
+  /** Bytes reserved in front of each slot's data: the longest tail carried without a buffer of its own. */
+  private readonly head: number;
   /** The slot `buf` is; -1 when `buf` is a buffer of its own (a record larger than a slot). */
   private cur = -1;
   /** The slot whose bytes come next. */
@@ -63,7 +64,7 @@ export class Chunks {
     initialSize = chunkSize,
   ) {
     this.size = initialSize;
-    this.head = initialSize;
+    this.head = initialSize; // a tail is shorter than a read, unless its record is larger than one
     this.slots = Array.from({ length: initialSize < chunkSize ? 2 : RING }, () => {
       const buf = Buffer.allocUnsafe(this.head + this.size);
       return { buf, view: viewOf(buf), n: 0, ready: Promise.resolve() };
@@ -104,62 +105,52 @@ export class Chunks {
    * input ends. Call only once no batch points into the current buffer any more.
    */
   async completeRefill(need: number): Promise<void> {
+    // A tail longer than the room in front of a slot (a record larger than a slot) is gathered by extend().
+    if (this.carry <= this.head) await this.nextSlot();
+    while (this.end - this.pos < need && !this.eof) await this.extend();
+  }
+
+  /** The window onto the next slot with data, the tail copied in front of it or the skipped bytes passed. */
+  private async nextSlot(): Promise<void> {
     const carry = this.carry;
     let skip = this.skip;
     // Absolute offset of the first byte kept: the tail's, or the first byte after the skipped ones.
     let abs = this.base + (carry > 0 ? this.pos : this.end);
-    // Slots left behind are queued for new reads in the order they come round again: the current one
-    // first (once its tail is copied), then those used up here.
-    const done: Slot[] = [];
-    if (this.cur >= 0) {
-      if (carry > 0) done.push(this.slots[this.cur]);
-      else this.schedule(this.slots[this.cur]); // nothing to carry: free at once (a long skip needs every slot)
-    }
-    try {
-      for (;;) {
-        const s = this.slots[this.next];
-        await s.ready;
-        if (this.ioError) throw this.ioError;
-        if (s.n === 0) {
-          // The input ended. A tail stays where it is (its slot is kept); after a skip that ran past
-          // the end, the window is empty and ends where the input did.
-          if (carry > 0) done.shift();
-          else {
-            this.base = abs - this.end;
-            this.pos = this.end;
-          }
-          this.eof = true;
-          return;
+    const old = this.cur;
+    // The slot left behind is queued for a new read once its tail is copied; with nothing to carry,
+    // at once (a skip longer than the ring needs every slot).
+    if (carry === 0 && old >= 0) this.schedule(this.slots[old]);
+    for (;;) {
+      const s = this.slots[this.next];
+      await s.ready;
+      if (this.ioError) throw this.ioError;
+      if (s.n === 0) {
+        // The input ended. A tail stays where it is; after a skip that ran past the end, the window
+        // is empty and ends where the input did.
+        if (carry === 0) {
+          this.base = abs - this.end;
+          this.pos = this.end;
         }
-        const taken = this.next;
-        this.next = (this.next + 1) % this.slots.length;
-        if (skip >= s.n) {
-          // A skipped block covers this slot entirely.
-          skip -= s.n;
-          abs += s.n;
-          this.schedule(s); // there is no tail when skipping: read into it again at once
-          continue;
-        }
-        const from = this.head + skip; // first byte of the slot's data that is kept
-        if (carry <= this.head) {
-          if (carry > 0) this.buf.copy(s.buf, from - carry, this.pos, this.end);
-          // buf[from - carry] is the byte at `abs` (the tail's first), or at abs + skip without a tail.
-          this.use(taken, s.buf, s.view, from - carry, this.head + s.n, abs - this.head + carry);
-        } else {
-          // A tail longer than the reserved space (a record larger than a slot): a buffer of its own.
-          const own = Buffer.allocUnsafe(carry + s.n - skip);
-          this.buf.copy(own, 0, this.pos, this.end);
-          s.buf.copy(own, carry, from, this.head + s.n);
-          this.use(-1, own, viewOf(own), 0, own.length, abs);
-          done.push(s);
-        }
-        this.eof = s.n < this.size;
-        break;
+        this.eof = true;
+        return;
       }
-    } finally {
-      for (const d of done) this.schedule(d);
+      const taken = this.next;
+      this.next = (taken + 1) % this.slots.length;
+      if (skip >= s.n) {
+        // A skipped block covers this slot entirely: read into it again at once.
+        skip -= s.n;
+        abs += s.n;
+        this.schedule(s);
+        continue;
+      }
+      const from = this.head + skip; // first byte of the slot's data that is kept
+      if (carry > 0) this.buf.copy(s.buf, from - carry, this.pos, this.end);
+      // buf[from - carry] is the byte at `abs` (the tail's first), or at abs + skip without a tail.
+      this.use(taken, s.buf, s.view, from - carry, this.head + s.n, abs - this.head + carry);
+      this.eof = s.n < this.size;
+      if (carry > 0 && old >= 0) this.schedule(this.slots[old]);
+      return;
     }
-    while (this.end - this.pos < need && !this.eof) await this.extend();
   }
 
   /** Appends the next slot's bytes to a buffer of its own holding [pos, end) (a record larger than a slot). */
