@@ -108,8 +108,8 @@ class StoreSink implements CaptureSink, ChunkSink {
 
   workerTables(): WorkerTables {
     return {
-      flows: [...this.flowWriter!.specs],
-      requests: this.addRequest ? [...this.requestWriter!.specs] : null,
+      flows: this.flowWriter!.specs,
+      requests: this.addRequest ? this.requestWriter!.specs : null,
       firstRequestId: this.store.allocateRequestIds(0),
     };
   }

@@ -12,9 +12,9 @@ import type { FlowRecord, RequestRecord } from '../shared/records';
 
 /** What a worker stages for the parent's store: the tables' columns, and where its request ids start. */
 export interface WorkerTables {
-  flows: ColumnSpec[];
+  flows: readonly ColumnSpec[];
   /** null: flows only (L7 does not run). */
-  requests: ColumnSpec[] | null;
+  requests: readonly ColumnSpec[] | null;
   /** Shard k of n numbers its requests firstRequestId + k + n·i (as the flow table does flows). */
   firstRequestId: number;
 }

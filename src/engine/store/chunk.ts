@@ -268,8 +268,7 @@ export class ChunkBuilder<R> {
       const spare = this.reuse(col);
       const bytes = spare ? new Uint8Array(spare).fill(0) : new Uint8Array(CHUNK_ROWS * STRING_T);
       col.strBytes = bytes;
-      col.strWords = new Uint32Array(bytes.buffer);
-      col.longs = [];
+      col.strWords = new Uint32Array(bytes.buffer); // col.longs is replaced by take()
     } else {
       const a = col.bool!;
       for (let i = 0; i < n; i++) {
