@@ -47,6 +47,9 @@ function runStage(file: string, stage: string, workers: number): StageResult {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as StageResult;
 }
 
+/** A number for the tables: thousands separated, d decimals. */
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
 async function main(): Promise<void> {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, `bench-${packets}.pcapng`);
@@ -88,7 +91,6 @@ async function main(): Promise<void> {
   const http = await runTsharkBaseline(file, 'http', { packets: truth.packets });
 
   const mb = size / 1e6;
-  const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   /** Threads of a stage: for the full import, the workers plus the main thread that appends to DuckDB. */
   const threads = (r: StageResult) =>
     r.stage !== 'store' && r.stage !== 'flowstore' ? String(r.workers) : r.workers === 0 ? '1' : `${r.workers} + main`;
@@ -149,7 +151,7 @@ ${lines.join('\n')}
 - Load while measuring (1-minute load average at the start of the run): ${loadAtStart.toFixed(2)} on ${cpus().length} cores.
 `;
   console.error('memory against file size …');
-  const memory = await memoryScaling(rows);
+  const memory = await memoryScaling(store0, flowStore);
   console.error('views on a generated 1M-request workspace …');
   const workspace = join(dataDir, 'workspace.duckdb');
   const views = viewsMarkdown(await benchViews(workspace));
@@ -169,12 +171,11 @@ ${lines.join('\n')}
  * Issue #3: memory bounded by open flows and outstanding requests, not by file size. The same
  * generator at 2× and 4× the packets (other seeds), each import once, next to the 1× figures above.
  */
-async function memoryScaling(rows: StageResult[]): Promise<string> {
-  const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+async function memoryScaling(full1x: StageResult, flowsOnly1x: StageResult): Promise<string> {
   const lines: string[] = [];
   const line = (full: StageResult, flowsOnly: StageResult) =>
     `| ${fmt(full.packets)} | ${fmt(full.fileBytes / 1e6)} | ${fmt(flowsOnly.maxRssMB)} | ${fmt(full.maxRssMB)} | ${fmt(full.seconds, 2)} | ${fmt(full.requests)} |`;
-  lines.push(line(rows.find((r) => r.stage === 'store' && r.workers === 0)!, rows.find((r) => r.stage === 'flowstore')!));
+  lines.push(line(full1x, flowsOnly1x));
   for (const times of [2, 4]) {
     const file = join(dataDir, `bench-${packets * times}.pcapng`);
     if (!keep || !existsSync(file)) {
